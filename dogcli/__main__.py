@@ -1,0 +1,3 @@
+from dogcli.cli import main
+
+main()
