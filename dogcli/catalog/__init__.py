@@ -1,0 +1,1 @@
+"""The catalog: what has been archived, in SQLite or PostgreSQL."""

@@ -1,0 +1,125 @@
+"""Engines and schema migrations (Alembic) for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from dogcli.errors import CatalogUnavailable, SettingsError
+from dogcli.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATION_LOCK_KEY = 0x646F67636C69  # "dogcli"
+
+
+def migrations_dir() -> Path:
+    """Installed wheels carry migrations inside the package; a checkout has them at the top."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise CatalogUnavailable("Alembic migrations not found (broken install?)")
+
+
+def make_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingsError(f"cannot parse database URL {redact_url(url)!r}") from None
+    if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            parent = Path(database).expanduser().parent
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SettingsError(f"database folder {parent}: {exc.strerror}") from None
+        kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+    else:
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise SettingsError(f"unsupported database URL {redact_url(url)!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+    return engine
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
+
+
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    # Percent signs in a URL would be read as interpolation by configparser.
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> bool:
+    """Bring the schema to the newest revision; returns True when it changed anything."""
+    from alembic import command
+
+    head = head_revision(engine)
+    if current_revision(engine) == head:
+        return False
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Several hosts may start at once: one migrates, the others wait.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        from alembic.runtime.migration import MigrationContext
+
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return False
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    log.info("catalog schema upgraded to %s", head)
+    return True
+
+
+def describe_error(exc: BaseException, url: str) -> str:
+    """One line for an unreachable database, with the password taken out."""
+    if isinstance(exc, OperationalError):
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    else:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return redact_url(f"catalog {redact_url(url)} unavailable: {detail}")

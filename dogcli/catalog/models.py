@@ -1,0 +1,39 @@
+"""Catalog tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class CaptureRow(Base):
+    __tablename__ = "captures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    terminal: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    site_ts: Mapped[str] = mapped_column(String(19))  # as in the URL, site-local
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # UTC
+    variant: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_url: Mapped[str] = mapped_column(Text)
+    downloaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("terminal", "stream", "site_ts", name="uq_captures_identity"),
+        # Covering index: stats (count, bytes, first/last, recent) never touch the table.
+        Index("ix_captures_stream_time", "terminal", "stream", "captured_at", "bytes"),
+        Index("ix_captures_captured_at", "captured_at"),
+    )

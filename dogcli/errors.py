@@ -1,0 +1,37 @@
+"""Exceptions that the CLI turns into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+
+class DogcliError(Exception):
+    """Base of every error dogcli reports without a traceback."""
+
+    exit_code = 1
+
+
+class SettingsError(DogcliError):
+    """Invalid settings or usage: exit 2."""
+
+    exit_code = 2
+
+
+class UsageError(DogcliError):
+    exit_code = 2
+
+
+class CatalogUnavailable(DogcliError):
+    """The catalog database cannot be reached (after retries)."""
+
+
+class DiscoveryError(DogcliError):
+    """A camera page could not be read (after retries)."""
+
+
+class BrowserError(DogcliError):
+    """The browser could not be started."""
+
+    exit_code = 2
+
+
+class StorageError(DogcliError):
+    """The data dir cannot be written (e.g. disk full)."""

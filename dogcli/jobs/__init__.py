@@ -1,0 +1,1 @@
+"""Jobs: the work behind each command, callable without the CLI."""

@@ -1,0 +1,349 @@
+"""The collect job behind fetch and backfill: discover, download, store, catalog.
+
+Discovery runs in the calling thread (one browser) while downloads of the days already
+discovered run in a thread pool, so the page's API delay and the CDN overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from dogcli.captures import FULL, Capture
+from dogcli.catalog.store import Catalog
+from dogcli.cdn import CdnClient, DownloadFailed
+from dogcli.errors import CatalogUnavailable, DiscoveryError, StorageError
+from dogcli.settings import Settings
+from dogcli.storage import Storage, StoredFile
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """What a job tells its caller while it runs (the CLI draws it)."""
+
+    def planned(self, days: int) -> None: ...
+    def day_found(self, stream: str, day: date, found: int, new: int) -> None: ...
+    def image_done(self, ok: bool) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class QuietReporter:
+    def planned(self, days: int) -> None:
+        pass
+
+    def day_found(self, stream: str, day: date, found: int, new: int) -> None:
+        pass
+
+    def image_done(self, ok: bool) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        log.info("%s", message)
+
+
+@dataclass
+class Summary:
+    found: int = 0
+    new: int = 0
+    full: int = 0
+    thumbnail: int = 0
+    already: int = 0
+    failed: int = 0
+    recovered: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # run-level problems (catalog, disk)
+    catalog_down: bool = False
+
+    @property
+    def downloaded(self) -> int:
+        return self.full + self.thumbnail
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.errors
+
+    def line(self) -> str:
+        parts = [
+            f"found {self.found}",
+            f"new {self.new}",
+            f"downloaded {self.downloaded} ({self.full} full, {self.thumbnail} thumbnail)",
+            f"already had {self.already}",
+            f"failed {self.failed}",
+        ]
+        if self.recovered:
+            parts.append(f"recovered {self.recovered}")
+        parts.append(f"{self.seconds:.1f}s")
+        return ", ".join(parts)
+
+
+def site_today(settings: Settings, now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(settings.tz).date()
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+class Collector:
+    """Runs one collect job; owns the catalog, storage, CDN client and browser for its run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.reporter = reporter or QuietReporter()
+        self.retry_base = settings.retry_base
+        self.read_timeout = settings.read_timeout
+        self.storage = Storage(settings.data_dir)
+        self.summary = Summary()
+        self.catalog: Catalog | None = None
+        self._buffer: list[StoredFile] = []
+        self._replace: list[StoredFile] = []
+
+    # -- catalog access that survives an outage ----------------------------------------------
+
+    def open_catalog(self) -> Catalog | None:
+        catalog = Catalog(
+            self.settings.effective_database_url, self.settings.max_retries, self.retry_base
+        )
+        try:
+            catalog.upgrade()
+        except CatalogUnavailable as exc:
+            catalog.close()
+            self._catalog_failed(str(exc))
+            return None
+        self.catalog = catalog
+        return catalog
+
+    def _catalog_failed(self, message: str) -> None:
+        if not self.summary.catalog_down:
+            self.summary.catalog_down = True
+            self.summary.errors.append(message)
+            self.reporter.note(f"{message}; images stay on disk and the next run catalogs them")
+
+    def replay_pending(self) -> None:
+        """Catalog files a crashed or catalog-less run left on disk (the pending journal)."""
+        if self.catalog is None:
+            return
+        records = {
+            (r.terminal, r.stream, r.site_ts): r
+            for r in self.storage.pending()
+            if self.storage.size(r.path) == r.bytes
+        }
+        if not records:
+            self.storage.clear_pending()
+            return
+        keys = list(records)
+        try:
+            known = self.catalog.known(keys)
+            missing = [records[k] for k in keys if k not in known]
+            self.catalog.insert(missing, self.settings.tz, self.settings.batch_size)
+        except CatalogUnavailable as exc:
+            self._catalog_failed(str(exc))
+            return
+        self.storage.clear_pending()
+        if missing:
+            self.summary.recovered += len(missing)
+            self.reporter.note(f"cataloged {len(missing)} images left uncataloged by an earlier run")
+
+    def _flush(self, force: bool = False) -> None:
+        if self.catalog is None or self.summary.catalog_down:
+            return
+        if not force and len(self._buffer) < self.settings.batch_size:
+            return
+        try:
+            if self._buffer:
+                self.catalog.insert(self._buffer, self.settings.tz, self.settings.batch_size)
+            if self._replace:
+                self.catalog.insert(
+                    self._replace, self.settings.tz, self.settings.batch_size, replace=True
+                )
+        except CatalogUnavailable as exc:
+            self._catalog_failed(str(exc))
+            return
+        self._buffer.clear()
+        self._replace.clear()
+
+    # -- what we already have --------------------------------------------------------------
+
+    def _had(self, stream: str, day: date) -> tuple[set[str], set[str]]:
+        """(site timestamps to skip, timestamps whose row exists but whose file is gone)."""
+        terminal = self.settings.terminal
+        on_disk = set(self.storage.day_files(terminal, stream, f"{day:%Y-%m-%d}"))
+        if self.catalog is None or self.summary.catalog_down:
+            # Every placed file was journaled first, so it is cataloged or will be.
+            return {ts for ts in self._names_to_ts(stream, day, on_disk)}, set()
+        try:
+            rows = self.catalog.have_day(terminal, stream, day)
+        except CatalogUnavailable as exc:
+            self._catalog_failed(str(exc))
+            return self._had(stream, day)
+        skip: set[str] = set()
+        broken: set[str] = set()
+        for ts, have in rows.items():
+            name = have.path.rsplit("/", 1)[-1]
+            if name in on_disk and self.storage.size(have.path) == have.bytes:
+                skip.add(ts)
+            else:
+                broken.add(ts)
+        return skip, broken
+
+    def _names_to_ts(self, stream: str, day: date, names: Iterable[str]) -> Iterable[str]:
+        from dogcli.captures import capture_from_path
+
+        for name in names:
+            capture = capture_from_path(self.settings.terminal, stream, name)
+            if capture is not None and capture.day == day:
+                yield capture.site_ts
+
+    # -- the job ---------------------------------------------------------------------------
+
+    def run(self, plan: Sequence[tuple[str, date]]) -> Summary:
+        from dogcli.site import Browser, CameraSite
+
+        started = time.monotonic()
+        s = self.settings
+        self.storage.ensure_writable()
+        binary, driver = s.browser_paths()
+        if self.catalog is None and not self.summary.catalog_down:
+            self.open_catalog()
+        self.replay_pending()
+        self.reporter.planned(len(plan))
+        cdn = CdnClient(
+            s.cdn_url,
+            concurrency=s.concurrency,
+            max_retries=s.max_retries,
+            retry_base=self.retry_base,
+            read_timeout=self.read_timeout,
+        )
+        pending: set[Future[tuple[StoredFile, bool]]] = set()
+        completed = False
+        try:
+            with (
+                Browser(binary, driver, s.page_timeout) as browser,
+                ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="dl") as pool,
+            ):
+                site = CameraSite(
+                    browser, s.site_url, s.cdn_url, s.terminal, s.page_timeout,
+                    s.max_retries, self.retry_base,
+                )  # fmt: skip
+                try:
+                    for stream, day in plan:
+                        pending = self._drain(pending, block=False)
+                        try:
+                            found = site.discover(stream, day)
+                        except DiscoveryError as exc:
+                            self.summary.failed += 1
+                            self.summary.failures.append(f"page {exc}")
+                            self.reporter.note(f"could not read the page for {exc}")
+                            continue
+                        skip, broken = self._had(stream, day)
+                        todo = [f.capture for f in found if f.capture.site_ts not in skip]
+                        self.summary.found += len(found)
+                        self.summary.already += len(found) - len(todo)
+                        self.summary.new += len(todo)
+                        self.reporter.day_found(stream, day, len(found), len(todo))
+                        for capture in todo:
+                            replace = capture.site_ts in broken
+                            pending.add(pool.submit(self._download, cdn, capture, replace))
+                    while pending:
+                        pending = self._drain(pending, block=True)
+                    completed = True
+                except StorageError:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+        finally:
+            cdn.close()
+            self._flush(force=True)
+            # The journal goes only once every file it names is known to be cataloged.
+            if completed and self.catalog is not None and not self.summary.catalog_down:
+                self.storage.clear_pending()
+            self.summary.seconds = time.monotonic() - started
+        return self.summary
+
+    def _drain(
+        self, pending: set[Future[tuple[StoredFile, bool]]], block: bool
+    ) -> set[Future[tuple[StoredFile, bool]]]:
+        if not pending:
+            return pending
+        done, rest = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            try:
+                record, replace = future.result()
+            except DownloadFailed as exc:
+                self.summary.failed += 1
+                self.summary.failures.append(str(exc))
+                self.reporter.image_done(False)
+                continue
+            if record.variant == FULL:
+                self.summary.full += 1
+            else:
+                self.summary.thumbnail += 1
+            self.summary.bytes += record.bytes
+            (self._replace if replace else self._buffer).append(record)
+            self.reporter.image_done(True)
+        self._flush()
+        return rest
+
+    def _download(
+        self, cdn: CdnClient, capture: Capture, replace: bool
+    ) -> tuple[StoredFile, bool]:
+        got = cdn.download(capture)
+        record = StoredFile(
+            terminal=capture.terminal,
+            stream=capture.stream,
+            site_ts=capture.site_ts,
+            variant=got.variant,
+            path=capture.rel_path,
+            bytes=len(got.data),
+            sha256=got.sha256,
+            source_url=got.url,
+            downloaded_at=datetime.now(UTC).isoformat(),
+        )
+        self.storage.journal(record)  # before the rename: a crash after it loses no row
+        self.storage.write_atomic(capture.rel_path, got.data)
+        return record, replace
+
+    def close(self) -> None:
+        if self.catalog is not None:
+            self.catalog.close()
+
+
+def fetch_plan(
+    settings: Settings,
+    catalog: Catalog | None,
+    streams: Sequence[str],
+    max_days: int,
+    now: datetime | None = None,
+) -> tuple[list[tuple[str, date]], list[str]]:
+    """Per stream: the day of its newest capture (or today) through today, last max_days."""
+    today = site_today(settings, now)
+    plan: list[tuple[str, date]] = []
+    notes: list[str] = []
+    for stream in streams:
+        try:
+            newest = catalog.newest_site_ts(settings.terminal, stream) if catalog else None
+        except CatalogUnavailable:
+            newest = None  # the collect job reports the outage
+        first = date.fromisoformat(newest[:10]) if newest else today
+        first = min(first, today)
+        days = days_between(first, today)
+        if len(days) > max_days:
+            skipped = days[: len(days) - max_days]
+            notes.append(
+                f"{stream}: {len(skipped)} older days not fetched "
+                f"(run: dogcli backfill {skipped[0]}..{skipped[-1]})"
+            )
+            days = days[-max_days:]
+        plan.extend((stream, day) for day in days)
+    return plan, notes

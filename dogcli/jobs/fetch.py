@@ -1,0 +1,82 @@
+"""fetch and backfill: which (stream, day) pages to read, then the collect job."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from dogcli.errors import UsageError
+from dogcli.jobs.collect import Collector, Reporter, Summary, days_between, fetch_plan, site_today
+from dogcli.settings import Settings
+
+_RANGE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
+
+
+def parse_range(text: str, today: date) -> tuple[date, date]:
+    """`YYYY-MM-DD..YYYY-MM-DD` (inclusive) or one `YYYY-MM-DD`; no reversed or future days."""
+    match = _RANGE_RE.match(text.strip())
+    if not match:
+        raise UsageError(f"bad range {text!r}: use YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
+    try:
+        first = date.fromisoformat(match[1])
+        last = date.fromisoformat(match[2] or match[1])
+    except ValueError as exc:
+        raise UsageError(f"bad range {text!r}: {exc}") from None
+    if last < first:
+        raise UsageError(f"bad range {text!r}: {last} is before {first}")
+    if last > today:
+        raise UsageError(f"bad range {text!r}: {last} is in the future (today is {today})")
+    return first, last
+
+
+def check_streams(settings: Settings, streams: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(streams)) or settings.streams
+    unknown = [s for s in chosen if s not in settings.streams]
+    if unknown:
+        raise UsageError(
+            f"unknown stream {unknown[0]!r} (known: {', '.join(settings.streams)}; "
+            "set DOGCLI_STREAMS to add one)"
+        )
+    return chosen
+
+
+def run_fetch(
+    settings: Settings,
+    streams: Sequence[str] = (),
+    max_days: int = 2,
+    reporter: Reporter | None = None,
+    now: datetime | None = None,
+) -> Summary:
+    chosen = check_streams(settings, streams)
+    if max_days < 1:
+        raise UsageError("--max-days must be at least 1")
+    collector = Collector(settings, reporter)
+    try:
+        catalog = collector.open_catalog()
+        plan, notes = fetch_plan(settings, catalog, chosen, max_days, now)
+        for note in notes:
+            collector.reporter.note(note)
+        return collector.run(plan)
+    finally:
+        collector.close()
+
+
+def run_backfill(
+    settings: Settings,
+    first: date,
+    last: date,
+    streams: Sequence[str] = (),
+    reporter: Reporter | None = None,
+) -> Summary:
+    chosen = check_streams(settings, streams)
+    plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
+    collector = Collector(settings, reporter)
+    try:
+        collector.open_catalog()
+        return collector.run(plan)
+    finally:
+        collector.close()
+
+
+__all__ = ["parse_range", "run_backfill", "run_fetch", "site_today"]

@@ -1,0 +1,156 @@
+"""What people see: logging, progress, the summary line, tables. Rich on a terminal, plain
+lines otherwise (systemd's journal, cron mail, pipes)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from typing import Any
+
+from dogcli.redact import redact_url
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("dogcli: %(message)s"))
+    root = logging.getLogger("dogcli")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    # Third-party chatter only when asked for.
+    for name in ("selenium", "urllib3", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+class Console:
+    """stdout for results, stderr for errors; quiet hides everything but errors and data."""
+
+    def __init__(self) -> None:
+        self.quiet = False
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stderr.isatty()
+
+    def summary(self, line: str) -> None:
+        if not self.quiet:
+            print(redact_url(line), flush=True)
+
+    def error_line(self, line: str) -> None:
+        print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
+
+    def stats_table(self, report: dict[str, Any]) -> None:
+        from rich.console import Console as RichConsole
+        from rich.table import Table
+
+        table = Table(title=f"dogcli archive: terminal {report['terminal']}")
+        for column in ("stream", "captures", "size", "first", "last", "last hour", "last 24 h",
+                       "today (coverage)"):  # fmt: skip
+            table.add_column(column, justify="left" if column in ("stream", "first", "last")
+                             else "right")  # fmt: skip
+        for stream, row in report["streams"].items():
+            table.add_row(
+                stream,
+                f"{row['count']:,}",
+                human_bytes(row["bytes"]),
+                _short_time(row["first"]),
+                _short_time(row["last"]),
+                str(row["last_hour"]),
+                str(row["last_24h"]),
+                f"{row['today']}/{row['today_expected']} ({row['today_coverage']:.0%})",
+            )
+        RichConsole(soft_wrap=False).print(table)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def _short_time(iso: str | None) -> str:
+    return iso.replace("T", " ").replace("Z", " UTC")[:23] if iso else "-"
+
+
+class LogReporter:
+    """Plain lines: one per (stream, day) page read."""
+
+    def __init__(self, console: Console, command: str) -> None:
+        self.console = console
+        self.log = logging.getLogger(f"dogcli.{command}")
+
+    def planned(self, days: int) -> None:
+        self.log.debug("%d pages to read", days)
+
+    def day_found(self, stream: str, day: date, found: int, new: int) -> None:
+        self.log.info("%s %s: %d captures on the page, %d new", stream, day, found, new)
+
+    def image_done(self, ok: bool) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        self.log.warning("%s", message)
+
+    def close(self) -> None:
+        pass
+
+
+class RichReporter(LogReporter):
+    """A progress bar on a terminal: pages read, then images stored."""
+
+    def __init__(self, console: Console, command: str) -> None:
+        super().__init__(console, command)
+        from rich.console import Console as RichConsole
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=RichConsole(stderr=True),
+            transient=False,
+        )
+        self.pages = self.progress.add_task("pages", total=0)
+        self.images = self.progress.add_task("images", total=0)
+        self.progress.start()
+
+    def planned(self, days: int) -> None:
+        self.progress.update(self.pages, total=days)
+
+    def day_found(self, stream: str, day: date, found: int, new: int) -> None:
+        self.progress.advance(self.pages)
+        task = self.progress.tasks[self.images]
+        self.progress.update(self.images, total=(task.total or 0) + new)
+        self.progress.console.log(f"{stream} {day}: {found} captures, {new} new")
+
+    def image_done(self, ok: bool) -> None:
+        self.progress.advance(self.images)
+
+    def note(self, message: str) -> None:
+        self.progress.console.log(redact_url(message))
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_reporter(console: Console, command: str) -> LogReporter:
+    if console.interactive and not console.quiet:
+        return RichReporter(console, command)
+    return LogReporter(console, command)

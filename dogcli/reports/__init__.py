@@ -1,0 +1,1 @@
+"""Reports: what the archive holds (stats) and whether it is healthy (health)."""

@@ -1,0 +1,239 @@
+"""Settings: defaults < TOML file < environment (DOGCLI_*) < command-line options."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dogcli.errors import SettingsError
+
+ENV_PREFIX = "DOGCLI_"
+SYSTEM_CONFIG = Path("/etc/dogcli/config.toml")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dogcli" / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    site_url: str = "https://app.draydog.com"
+    cdn_url: str = "https://cdn.draydog.com"
+    terminal: str = "apm"
+    streams: tuple[str, ...] = ("in_gate", "out_gate")
+    timezone: str = "America/Los_Angeles"
+    chrome_binary: str = ""
+    chromedriver: str = ""
+    concurrency: int = 4
+    batch_size: int = 200
+    max_retries: int = 3
+    retry_base: float = 1.0
+    read_timeout: float = 30.0
+    page_timeout: float = 30.0
+    retention_days: int = 30
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir.resolve() / 'dogcli.db'}"
+
+    def browser_paths(self) -> tuple[str, str]:
+        """Browser and driver executables; never downloaded at run time."""
+        binary = self.chrome_binary or _which("chromium", "chromium-browser", "google-chrome")
+        driver = self.chromedriver or _which("chromedriver")
+        if not binary:
+            raise SettingsError("chromium not found on PATH; set DOGCLI_CHROME_BINARY")
+        if not driver:
+            raise SettingsError("chromedriver not found on PATH; set DOGCLI_CHROMEDRIVER")
+        for label, path in (("DOGCLI_CHROME_BINARY", binary), ("DOGCLI_CHROMEDRIVER", driver)):
+            if not os.access(path, os.X_OK):
+                raise SettingsError(f"{label}: {path} is not an executable file")
+        return binary, driver
+
+
+def _which(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return ""
+
+
+def _int_in(lo: int, hi: int) -> Any:
+    def parse(key: str, value: Any) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise SettingsError(f"{key} must be a whole number, got {value!r}") from None
+        if not lo <= number <= hi:
+            raise SettingsError(f"{key} must be between {lo} and {hi}, got {number}")
+        return number
+
+    return parse
+
+
+def _float_in(lo: float, hi: float) -> Any:
+    def parse(key: str, value: Any) -> float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise SettingsError(f"{key} must be a number, got {value!r}") from None
+        if not lo <= number <= hi:
+            raise SettingsError(f"{key} must be between {lo:g} and {hi:g}, got {number:g}")
+        return number
+
+    return parse
+
+
+def _name(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not NAME_RE.match(text):
+        raise SettingsError(f"{key} must be lowercase letters, digits or _, got {value!r}")
+    return text
+
+
+def _streams(key: str, value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    streams = tuple(dict.fromkeys(_name(key, item) for item in items if str(item).strip()))
+    if not streams:
+        raise SettingsError(f"{key} must name at least one stream")
+    return streams
+
+
+def _http_url(key: str, value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+        raise SettingsError(f"{key} must be an http(s) URL, got {value!r}")
+    return text
+
+
+def _timezone(key: str, value: Any) -> str:
+    text = str(value).strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{key}: unknown time zone {value!r}") from None
+    return text
+
+
+def _database_url(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        return ""
+    from dogcli.redact import redact_url
+
+    if not re.match(r"^[a-z][a-z0-9+]*://", text):
+        raise SettingsError(f"{key} is not a database URL: {redact_url(text)!r}")
+    scheme = text.split("://", 1)[0].split("+", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise SettingsError(f"{key}: unsupported database {scheme!r} (use sqlite or postgresql)")
+    return text
+
+
+def _path(key: str, value: Any) -> Path:
+    text = str(value).strip()
+    if not text:
+        raise SettingsError(f"{key} must not be empty")
+    return Path(text).expanduser()
+
+
+def _text(key: str, value: Any) -> str:
+    return str(value).strip()
+
+
+PARSERS: dict[str, Any] = {
+    "data_dir": _path,
+    "database_url": _database_url,
+    "site_url": _http_url,
+    "cdn_url": _http_url,
+    "terminal": _name,
+    "streams": _streams,
+    "timezone": _timezone,
+    "chrome_binary": _text,
+    "chromedriver": _text,
+    "concurrency": _int_in(1, 32),
+    "batch_size": _int_in(1, 1000),
+    "max_retries": _int_in(0, 20),
+    "retry_base": _float_in(0, 60),
+    "read_timeout": _float_in(0.1, 600),
+    "page_timeout": _float_in(1, 600),
+    "retention_days": _int_in(1, 36500),
+}
+
+def _config_file(explicit: Path | None, env: dict[str, str]) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise SettingsError(f"config file not found: {explicit}")
+        return explicit
+    if env.get("DOGCLI_CONFIG"):
+        path = Path(env["DOGCLI_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"config file not found: {path} (DOGCLI_CONFIG)")
+        return path
+    for candidate in (user_config_path(), SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path}: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: {exc.strerror}") from None
+    # Accept both a flat file and a [dogcli] table.
+    table = data.get("dogcli", data)
+    if not isinstance(table, dict):
+        raise SettingsError(f"config file {path}: [dogcli] must be a table")
+    return {str(k).replace("-", "_").lower(): v for k, v in table.items()}
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """Merge every source and validate; raises SettingsError with a one-line message."""
+    env = dict(os.environ) if env is None else env
+    known = PARSERS
+    raw: dict[str, tuple[str, Any]] = {}
+
+    path = _config_file(config, env)
+    if path is not None:
+        for key, value in _read_toml(path).items():
+            if key not in known:
+                raise SettingsError(f"config file {path}: unknown setting {key!r}")
+            raw[key] = (f"{key} (in {path.name})", value)
+    for key in known:
+        env_key = ENV_PREFIX + key.upper()
+        if env.get(env_key, "") != "":
+            raw[key] = (env_key, env[env_key])
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            raw[key] = ("--" + key.replace("_", "-"), value)
+
+    values = {key: known[key](label, value) for key, (label, value) in raw.items()}
+    return dataclasses.replace(Settings(), **values)

@@ -1,0 +1,418 @@
+"""Discovery: read the captures of a (stream, day) from the camera page in headless Chromium."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from selenium import webdriver
+from selenium.common.exceptions import (
+    JavascriptException,
+    TimeoutException,
+    WebDriverException,
+)
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.wait import WebDriverWait
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from dogcli.captures import Capture, parse_image_url
+from dogcli.cdn import BackoffWait
+from dogcli.errors import BrowserError, DiscoveryError
+
+log = logging.getLogger(__name__)
+
+POLL = 0.05
+DATE_INPUT = "input.el-input__inner[placeholder='Pick a day']"
+
+# Installed before any page script runs: counts finished gallery loads, i.e. moments when
+# the last visible Element loading mask goes away. Cheaper and race-free compared with polling.
+LOAD_OBSERVER_JS = """
+(() => {
+  if (window.__dogcli) return;
+  const st = window.__dogcli = {loads: 0, busy: false};
+  const busy = () => {
+    for (const m of document.querySelectorAll('.el-loading-mask')) {
+      if (m.getClientRects().length && getComputedStyle(m).visibility !== 'hidden') return true;
+    }
+    return false;
+  };
+  const check = () => { const b = busy(); if (st.busy && !b) st.loads++; st.busy = b; };
+  new MutationObserver(check).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ['style', 'class']
+  });
+})();
+"""
+
+# One round trip: the gallery under the "History" heading, as the page shows it now.
+GALLERY_STATE_JS = """
+const st = window.__dogcli || {loads: 0, busy: false};
+const heading = document.evaluate(
+  "//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span]" +
+  "[normalize-space(text())='History']",
+  document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+const input = document.querySelector(arguments[0]);
+const out = {loads: st.loads, busy: st.busy, heading: !!heading, value: input ? input.value : null,
+             urls: [], items: 0, placeholders: 0};
+if (!heading) return out;
+const after = (el) => heading.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
+for (const item of document.querySelectorAll('.el-image')) {
+  if (!after(item)) continue;
+  out.items++;
+  const img = item.querySelector('img.el-image__inner');
+  if (img && img.src) out.urls.push(img.src);
+  else if (item.querySelector('.el-image__placeholder')) out.placeholders++;
+}
+return out;
+"""
+
+# Bring the first still-lazy image of the gallery into view, which makes the page load it.
+SCROLL_NEXT_JS = """
+const heading = document.evaluate("//*[normalize-space(text())='History']", document, null,
+  XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+if (!heading) return false;
+for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) {
+  if (heading.compareDocumentPosition(ph) & Node.DOCUMENT_POSITION_FOLLOWING) {
+    ph.closest('.el-image').scrollIntoView({block: 'start'});
+    return true;
+  }
+}
+return false;
+"""
+
+
+@dataclass(frozen=True)
+class Found:
+    capture: Capture
+    variant: str  # which image the page showed; the CDN client decides what to keep
+
+
+class Browser:
+    """One headless Chromium per command run, with a fresh throwaway profile."""
+
+    def __init__(self, binary: str, driver_path: str, page_timeout: float = 30.0) -> None:
+        self.binary = binary
+        self.driver_path = driver_path
+        self.page_timeout = page_timeout
+        self._profile: str | None = None
+        self._driver: webdriver.Chrome | None = None
+
+    @property
+    def driver(self) -> webdriver.Chrome:
+        if self._driver is None:
+            self._driver = self._start()
+        return self._driver
+
+    def _start(self) -> webdriver.Chrome:
+        self._profile = tempfile.mkdtemp(prefix="dogcli-chromium-")
+        options = Options()
+        options.binary_location = self.binary
+        options.page_load_strategy = "eager"
+        for arg in (
+            "--headless=new",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--disable-features=Translate,MediaRouter,OptimizationHints",
+            "--metrics-recording-only",
+            "--mute-audio",
+            "--window-size=1280,1024",
+            f"--user-data-dir={self._profile}",
+        ):
+            options.add_argument(arg)
+        if os.geteuid() == 0:
+            options.add_argument("--no-sandbox")  # Chromium refuses to run as root otherwise
+        # Giving the driver path keeps Selenium Manager (and its downloads) out of it.
+        service = Service(executable_path=self.driver_path)
+        try:
+            driver = webdriver.Chrome(service=service, options=options)
+        except WebDriverException as exc:
+            self._cleanup_profile()
+            msg = (exc.msg or str(exc)).strip().splitlines()[0]
+            raise BrowserError(f"cannot start Chromium ({self.binary}): {msg}") from None
+        except OSError as exc:
+            self._cleanup_profile()
+            raise BrowserError(f"cannot start chromedriver {self.driver_path}: {exc}") from None
+        driver.set_page_load_timeout(self.page_timeout)
+        driver.set_script_timeout(self.page_timeout)
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LOAD_OBSERVER_JS})
+        return driver
+
+    def close(self) -> None:
+        if self._driver is not None:
+            try:
+                self._driver.quit()
+            except Exception as exc:  # the browser may be gone already
+                log.debug("browser quit: %s", exc)
+            self._driver = None
+        self._cleanup_profile()
+
+    def _cleanup_profile(self) -> None:
+        if self._profile:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CameraSite:
+    """The DrayDog camera pages of one terminal, driven through one Browser."""
+
+    def __init__(
+        self,
+        browser: Browser,
+        site_url: str,
+        cdn_url: str,
+        terminal: str,
+        page_timeout: float = 30.0,
+        max_retries: int = 3,
+        retry_base: float = 1.0,
+    ) -> None:
+        self.browser = browser
+        self.site_url = site_url.rstrip("/")
+        self.cdn_url = cdn_url
+        self.terminal = terminal
+        self.timeout = page_timeout
+        self.max_retries = max_retries
+        self.wait = BackoffWait(retry_base)
+        self._stream: str | None = None  # stream whose page is open
+
+    def page_url(self, stream: str) -> str:
+        return (
+            f"{self.site_url}/terminal_cameras/{quote(self.terminal)}"
+            f"?streamName={quote(stream)}#camera-history"
+        )
+
+    def discover(self, stream: str, day: date) -> list[Found]:
+        """Every capture of `stream` the page lists for `day`; retried, then DiscoveryError."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self.wait,
+            retry=retry_if_exception_type((TimeoutException, WebDriverException, _PageError)),
+            reraise=True,
+            before_sleep=lambda state: log.warning(
+                "%s %s: %s; retrying", stream, day, _describe(state.outcome.exception())
+            )
+            if state.outcome
+            else None,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    fresh = attempt.retry_state.attempt_number > 1
+                    return self._discover_once(stream, day, reload=fresh)
+        except (TimeoutException, WebDriverException, _PageError) as exc:
+            self._stream = None
+            raise DiscoveryError(f"{stream} {day}: {_describe(exc)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- one attempt -----------------------------------------------------------------------
+
+    def _discover_once(self, stream: str, day: date, reload: bool) -> list[Found]:
+        driver = self.browser.driver
+        started = time.monotonic()
+        if reload or self._stream != stream:
+            self._stream = None
+            driver.get("about:blank")  # a same-URL get() would not reload
+            driver.get(self.page_url(stream))
+            self._stream = stream
+        target = f"{day:%Y-%m-%d}"
+        state = self._wait(lambda s: s["heading"] and s["value"] is not None, "the date picker")
+        if state["value"] != target:
+            self._select_day(target, state["loads"])
+        elif state["busy"] or state["loads"] == 0:
+            self._wait_loaded(target, state["loads"])  # the page's own first load of this day
+        urls = self._load_all_lazy()
+        found = self._parse(urls, stream, day)
+        log.debug("%s %s: %d captures in %.2fs", stream, day, len(found), time.monotonic() - started)
+        return found
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            state = self.browser.driver.execute_script(GALLERY_STATE_JS, DATE_INPUT)
+        except JavascriptException as exc:
+            raise _PageError(f"page script failed: {exc.msg}") from None
+        return dict(state)
+
+    def _wait(
+        self, condition: Callable[[dict[str, Any]], bool], what: str, timeout: float | None = None
+    ) -> dict[str, Any]:
+        box: dict[str, Any] = {}
+
+        def check(_driver: Any) -> bool:
+            box["state"] = self._state()
+            return bool(condition(box["state"]))
+
+        try:
+            WebDriverWait(self.browser.driver, timeout or self.timeout, poll_frequency=POLL).until(
+                check
+            )
+        except TimeoutException:
+            raise TimeoutException(f"timed out waiting for {what}") from None
+        return box["state"]
+
+    def _wait_loaded(self, target: str, loads_before: int) -> dict[str, Any]:
+        """Wait until the gallery shows `target`: its load finished and no mask is left."""
+
+        def shows_day(state: dict[str, Any]) -> bool:
+            if state["busy"] or state["value"] != target:
+                return False
+            of_day = [u for u in state["urls"] if _day_of(u) == target]
+            if state["loads"] > loads_before:
+                # A load finished after we asked: the gallery is the new day's, or empty.
+                return len(of_day) == len(state["urls"])
+            # Pages without a loading mask: trust only images of the day itself.
+            return bool(of_day) and len(of_day) == len(state["urls"])
+
+        return self._wait(shows_day, f"the History gallery of {target}")
+
+    def _select_day(self, target: str, loads_before: int) -> None:
+        driver = self.browser.driver
+        field = driver.find_element(By.CSS_SELECTOR, DATE_INPUT)
+        # Typing is the fast path; clear() does not stick on Element inputs, Ctrl+A does.
+        field.click()
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(target, Keys.ENTER)
+        try:
+            self._wait(lambda s: s["value"] == target and (s["busy"] or s["loads"] > loads_before),
+                       "the typed date", timeout=min(self.timeout, 3.0))
+        except TimeoutException:
+            log.debug("typing %s was not taken; clicking the calendar", target)
+            self._click_calendar(target)
+        self._wait_loaded(target, loads_before)
+
+    def _click_calendar(self, target: str) -> None:
+        driver = self.browser.driver
+        year, month, day = (int(p) for p in target.split("-"))
+        field = driver.find_element(By.CSS_SELECTOR, DATE_INPUT)
+        if not _visible_panel(driver):
+            field.click()
+        panel = WebDriverWait(driver, self.timeout, POLL).until(_visible_panel)
+        for _ in range(1200):  # bounded: 100 years of months
+            shown = _panel_month(panel)
+            if shown == (year, month):
+                break
+            arrow = "arrow-left" if shown > (year, month) else "arrow-right"
+            buttons = [
+                b
+                for b in panel.find_elements(By.CSS_SELECTOR, f"button.{arrow}, .{arrow}")
+                if b.is_displayed() and "d-arrow" not in (b.get_attribute("class") or "")
+            ]
+            if not buttons:
+                raise _PageError("the calendar has no month arrows")
+            buttons[0].click()
+            WebDriverWait(driver, self.timeout, POLL).until(
+                lambda _d, before=shown: _panel_month(panel) != before
+            )
+        for cell in panel.find_elements(By.CSS_SELECTOR, "table.el-date-table td"):
+            classes = (cell.get_attribute("class") or "").split()
+            if "prev-month" in classes or "next-month" in classes:
+                continue
+            if cell.text.strip() == str(day):
+                if "disabled" in classes:
+                    raise _PageError(f"the calendar does not offer {target}")
+                cell.find_element(By.CSS_SELECTOR, "span").click()
+                return
+        raise _PageError(f"no calendar cell for {target}")
+
+    def _load_all_lazy(self) -> list[str]:
+        """Scroll lazy thumbnails into view until every gallery image has its URL."""
+        driver = self.browser.driver
+        state = self._state()
+        while state["placeholders"]:
+            before = state["placeholders"]
+            if not driver.execute_script(SCROLL_NEXT_JS):
+                break
+            state = self._wait(
+                lambda s, before=before: s["placeholders"] < before or s["busy"],
+                "lazy images to load",
+            )
+            if state["busy"]:
+                raise _PageError("the gallery reloaded while scrolling")
+        return list(state["urls"])
+
+    def _parse(self, urls: list[str], stream: str, day: date) -> list[Found]:
+        found: dict[Capture, Found] = {}
+        for url in urls:
+            parsed = parse_image_url(url, self.cdn_url, self.terminal)
+            if parsed is None:
+                log.debug("ignored URL %s", url[:200])
+                continue
+            capture, variant = parsed
+            if capture.stream != stream or capture.day != day:
+                continue
+            found.setdefault(capture, Found(capture, variant))
+        return sorted(found.values(), key=lambda f: f.capture.site_ts)
+
+
+class _PageError(Exception):
+    pass
+
+
+def _day_of(url: str) -> str | None:
+    # .../{YYYY-MM-DD}/{H}/{ts}-... : the date folder, without full validation (speed).
+    parts = url.split("/")
+    return parts[-3] if len(parts) >= 3 else None
+
+
+def _visible_panel(driver: Any) -> WebElement | bool:
+    for panel in driver.find_elements(By.CSS_SELECTOR, ".el-picker-panel"):
+        if panel.is_displayed():
+            return panel  # type: ignore[no-any-return]
+    return False
+
+
+MONTHS = {
+    name: index
+    for index, name in enumerate(
+        "january february march april may june july august september october november december".split(),
+        start=1,
+    )
+}
+
+
+def _panel_month(panel: WebElement) -> tuple[int, int]:
+    header = panel.find_element(By.CSS_SELECTOR, ".el-date-picker__header").text
+    year = month = 0
+    for word in header.replace("年", " ").replace("月", " ").split():
+        lowered = word.lower()
+        if lowered.isdigit() and len(lowered) == 4:
+            year = int(lowered)
+        elif lowered.isdigit() and 1 <= int(lowered) <= 12:
+            month = int(lowered)
+        elif lowered in MONTHS:
+            month = MONTHS[lowered]
+        elif lowered[:3] in {m[:3] for m in MONTHS}:
+            month = next(i for m, i in MONTHS.items() if m.startswith(lowered[:3]))
+    if not year or not month:
+        raise _PageError(f"cannot read the calendar header {header!r}")
+    return year, month
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    if isinstance(exc, WebDriverException):
+        return (exc.msg or type(exc).__name__).strip().splitlines()[0]
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,159 @@
+"""Files under the data dir: atomic writes, the pending journal, deletion."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dogcli.errors import StorageError
+
+TMP_PREFIX = ".tmp-"
+PENDING_NAME = ".pending.jsonl"
+
+
+def is_jpeg(data: bytes) -> bool:
+    return len(data) >= 4 and data[:3] == b"\xff\xd8\xff" and data.rstrip(b"\0")[-2:] == b"\xff\xd9"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file placed on disk, with what the catalog needs to record it."""
+
+    terminal: str
+    stream: str
+    site_ts: str
+    variant: str
+    path: str  # relative to the data dir
+    bytes: int
+    sha256: str
+    source_url: str
+    downloaded_at: str  # ISO 8601, UTC
+
+
+class Storage:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir
+        self.pending_path = data_dir / PENDING_NAME
+        self._pending_lock = threading.Lock()
+        self._dirs: set[Path] = set()
+
+    def ensure_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"data dir {self.root}: {exc.strerror}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageError(f"data dir {self.root} is not writable")
+
+    def abspath(self, rel_path: str) -> Path:
+        path = (self.root / rel_path).resolve()
+        root = self.root.resolve()
+        if root not in path.parents:
+            raise StorageError(f"refusing a path outside the data dir: {rel_path}")
+        return path
+
+    def exists(self, rel_path: str) -> bool:
+        return (self.root / rel_path).is_file()
+
+    def size(self, rel_path: str) -> int | None:
+        try:
+            return (self.root / rel_path).stat().st_size
+        except OSError:
+            return None
+
+    def write_atomic(self, rel_path: str, data: bytes) -> None:
+        """Write to a temporary name in the target folder, fsync, rename into place."""
+        target = self.abspath(rel_path)
+        folder = target.parent
+        try:
+            if folder not in self._dirs:
+                folder.mkdir(parents=True, exist_ok=True)
+                self._dirs.add(folder)
+            tmp = folder / f"{TMP_PREFIX}{target.name}.{os.getpid()}.{threading.get_ident()}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            os.close(fd)
+            os.replace(tmp, target)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StorageError(f"disk full writing {rel_path} in {self.root}") from None
+            raise StorageError(f"cannot write {rel_path}: {exc.strerror}") from None
+
+    def delete(self, rel_path: str) -> bool:
+        try:
+            self.abspath(rel_path).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def remove_empty_dirs(self, rel_dir: str) -> None:
+        """Remove rel_dir and its empty parents up to images/."""
+        path = self.abspath(rel_dir)
+        stop = self.root.resolve() / "images"
+        while path != stop and stop in path.parents:
+            try:
+                path.rmdir()
+            except OSError:
+                return
+            self._dirs.discard(path)
+            path = path.parent
+
+    def day_files(self, terminal: str, stream: str, day: str) -> list[str]:
+        """Names of finished files (no temporaries) in one day folder."""
+        folder = self.root / "images" / terminal / stream / day
+        try:
+            return [n for n in os.listdir(folder) if not n.startswith(".")]
+        except FileNotFoundError:
+            return []
+
+    # The pending journal: files placed on disk whose catalog row may not exist yet.
+    # Appended before a file is renamed into place, replayed by the next run.
+    def journal(self, record: StoredFile) -> None:
+        line = json.dumps(asdict(record), separators=(",", ":")) + "\n"
+        with self._pending_lock:
+            try:
+                with self.pending_path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise StorageError(f"disk full writing the journal in {self.root}") from None
+                raise StorageError(f"cannot write {self.pending_path}: {exc.strerror}") from None
+
+    def pending(self) -> Iterator[StoredFile]:
+        try:
+            handle = self.pending_path.open(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        with handle:
+            for line in handle:
+                try:
+                    yield StoredFile(**json.loads(line))
+                except (ValueError, TypeError):
+                    continue  # a line cut short by a crash
+
+    def clear_pending(self) -> None:
+        with self._pending_lock, contextlib.suppress(FileNotFoundError):
+            self.pending_path.unlink()
+
+    def temp_files(self) -> Iterator[Path]:
+        images = self.root / "images"
+        if images.is_dir():
+            yield from images.rglob(f"{TMP_PREFIX}*")
