@@ -1,0 +1,72 @@
+"""Serve a replica until interrupted: ``python -m tests.replica --port 8123 --days 3``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from datetime import timedelta
+from types import FrameType
+
+from .dataset import DEFAULT_TIMEZONE, make_dataset, site_now
+from .server import Replica
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.replica", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8123, help="0 picks a free port")
+    p.add_argument("--days", type=int, default=3, help="the last N days through today")
+    p.add_argument("--api-delay", type=float, default=0.4)
+    p.add_argument("--cdn-latency", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--terminal", default="apm")
+    p.add_argument("--streams", default="in_gate,out_gate", help="comma-separated")
+    p.add_argument("--timezone", default=DEFAULT_TIMEZONE)
+    p.add_argument("--url-timezone", default=None, help="zone of CDN URL timestamps")
+    args = p.parse_args(argv)
+
+    now = site_now(args.timezone)
+    days = [now.date() - timedelta(days=i) for i in range(max(1, args.days))][::-1]
+    ds = make_dataset(
+        terminal=args.terminal,
+        streams=tuple(s for s in args.streams.split(",") if s),
+        days=days,
+        now=now,
+        seed=args.seed,
+        timezone=args.timezone,
+    )
+    rep = Replica(
+        ds,
+        api_delay=args.api_delay,
+        cdn_latency=args.cdn_latency,
+        timezone=args.timezone,
+        port=args.port,
+        host=args.host,
+        url_timezone=args.url_timezone,
+    )
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    rep.start()
+    n = sum(len(v) for v in ds.values())
+    print(f"site_url {rep.site_url}", flush=True)
+    print(f"cdn_url {rep.cdn_url}", flush=True)
+    for stream in ds.streams:
+        print(f"page {rep.page_url(stream)}", flush=True)
+    print(f"days {days[0]}..{days[-1]}, {n} captures; Ctrl-C to stop", file=sys.stderr, flush=True)
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        rep.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
