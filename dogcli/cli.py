@@ -9,13 +9,29 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from dogcli import __version__
 from dogcli.errors import DogcliError
 from dogcli.output import Console, configure_logging, make_reporter
 
+class DogcliGroup(TyperGroup):
+    """Turns DogcliError into one line on stderr and its exit code, for main() and CliRunner."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DogcliError as exc:
+            _error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _error("interrupted")
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
     name="dogcli",
+    cls=DogcliGroup,
     help="Archive DrayDog gate-camera images to local disk, with a queryable catalog.",
     no_args_is_help=True,
     add_completion=False,
@@ -23,7 +39,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="Catalog database maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="Catalog database maintenance.", no_args_is_help=True, cls=DogcliGroup)
 app.add_typer(db_app, name="db")
 
 log = logging.getLogger("dogcli")
@@ -199,10 +215,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _die(message: str, code: int) -> NoReturn:
+def _error(message: str) -> None:
     from dogcli.redact import redact_url
 
     line = " ".join(redact_url(message).split())
-    print(f"dogcli: error: {line}", file=sys.stderr)
+    print(f"dogcli: error: {line}", file=sys.stderr, flush=True)
+
+
+def _die(message: str, code: int) -> NoReturn:
+    _error(message)
     sys.exit(code)
 

@@ -140,10 +140,12 @@ def _database_url(key: str, value: Any) -> str:
     text = str(value).strip()
     if not text:
         return ""
-    from dogcli.redact import redact_url
-
     if not re.match(r"^[a-z][a-z0-9+]*://", text):
-        raise SettingsError(f"{key} is not a database URL: {redact_url(text)!r}")
+        # Not echoed: a mangled URL may be mostly password.
+        raise SettingsError(
+            f"{key} is not a database URL (expected sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DB)"
+        )
     scheme = text.split("://", 1)[0].split("+", 1)[0]
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise SettingsError(f"{key}: unsupported database {scheme!r} (use sqlite or postgresql)")

@@ -1,0 +1,201 @@
+"""Shared fixtures: isolated settings, a real PostgreSQL server, the site replica, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests import pgserver
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SITE_TZ = ZoneInfo("America/Los_Angeles")
+
+
+def unavailable(what: str) -> None:
+    """In CI a browser or database test that cannot run is a failure, never a skip."""
+    if IN_CI:
+        pytest.fail(f"{what} is not available in CI", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No DOGCLI_* from the caller's shell and no user config leak into a test."""
+    for key in list(os.environ):
+        if key.startswith("DOGCLI_") and key != "DOGCLI_TEST_DATABASE_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.setattr("dogcli.settings.SYSTEM_CONFIG", Path("/nonexistent/dogcli.toml"))
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pgserver.PgServer | None]:
+    if os.environ.get("DOGCLI_TEST_DATABASE_URL"):
+        yield None
+        return
+    if pgserver.find_bindir() is None:
+        yield None
+        return
+    with pgserver.running_server() as server:
+        yield server
+
+
+_db_counter = 0
+
+
+@pytest.fixture
+def pg_url(pg_server: pgserver.PgServer | None) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    global _db_counter
+    external = os.environ.get("DOGCLI_TEST_DATABASE_URL")
+    if external:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(external)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS captures, runs, alembic_version CASCADE"))
+        engine.dispose()
+        return external
+    if pg_server is None:
+        unavailable("PostgreSQL (apt-get install postgresql, or set DOGCLI_TEST_DATABASE_URL)")
+        raise AssertionError  # unreachable
+    _db_counter += 1
+    return pg_server.create_database(f"t{os.getpid()}_{_db_counter}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+# -- the browser --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> tuple[str, str]:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        unavailable("Chromium and chromedriver (apt-get install chromium chromium-driver)")
+    assert binary and driver
+    return binary, driver
+
+
+# -- the replica ---------------------------------------------------------------------------------
+
+
+def site_now() -> datetime:
+    return datetime.now(SITE_TZ).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class Site:
+    """A running replica plus the environment that points dogcli at it."""
+
+    replica: Any
+    dataset: Any
+    data_dir: Path
+    env: dict[str, str]
+    today: date
+
+    def day(self, offset: int) -> date:
+        return self.today + timedelta(days=offset)
+
+
+@pytest.fixture
+def make_site(
+    tmp_path: Path, chromium: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    from tests.replica import Replica, make_dataset
+
+    started: list[Any] = []
+
+    def factory(
+        days: int = 3,
+        empty_days: tuple[int, ...] = (),
+        api_delay: float = 0.05,
+        database_url: str | None = None,
+        seed: int = 7,
+        **replica_kwargs: Any,
+    ) -> Site:
+        now = site_now()
+        today = now.date()
+        day_list = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+        dataset = make_dataset(
+            terminal="apm",
+            streams=("in_gate", "out_gate"),
+            days=day_list,
+            now=now,
+            seed=seed,
+            empty_days=[today + timedelta(days=offset) for offset in empty_days],
+        )
+        replica = Replica(dataset, api_delay=api_delay, **replica_kwargs)
+        replica.start()
+        started.append(replica)
+        data_dir = tmp_path / "data"
+        env = {
+            "DOGCLI_DATA_DIR": str(data_dir),
+            "DOGCLI_SITE_URL": replica.site_url,
+            "DOGCLI_CDN_URL": replica.cdn_url,
+            "DOGCLI_CHROME_BINARY": chromium[0],
+            "DOGCLI_CHROMEDRIVER": chromium[1],
+            "DOGCLI_RETRY_BASE": "0.05",
+            "DOGCLI_READ_TIMEOUT": "5",
+            "DOGCLI_PAGE_TIMEOUT": "15",
+        }
+        if database_url:
+            env["DOGCLI_DATABASE_URL"] = database_url
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return Site(replica, dataset, data_dir, env, today)
+
+    yield factory
+    for replica in started:
+        replica.stop()
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run dogcli's real entry point in-process (main(): one-line errors, exit codes)."""
+    from dogcli.cli import main
+
+    def run(*args: str) -> Ran:
+        capsys.readouterr()
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        else:  # pragma: no cover
+            code = 0
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+def pytest_report_header() -> list[str]:
+    return [f"python {sys.version.split()[0]}; CI={IN_CI}"]
