@@ -81,7 +81,10 @@ class Dataset(MutableMapping[Key, list[CaptureSpec]]):
 
     def __repr__(self) -> str:
         n = sum(len(v) for v in self._data.values())
-        return f"Dataset(terminal={self.terminal!r}, streams={self.streams!r}, keys={len(self)}, captures={n})"
+        return (
+            f"Dataset(terminal={self.terminal!r}, streams={self.streams!r}, "
+            f"keys={len(self)}, captures={n})"
+        )
 
     # -- helpers ----------------------------------------------------------------------------
     def _add_stream(self, stream: str) -> None:
@@ -163,7 +166,7 @@ def make_dataset(
     """Deterministic synthetic captures.
 
     Per (stream, day): one capture about every ``interval`` seconds (± ``jitter``), never after
-    ``now``; with probability ``outage_rate`` one outage of 1–3 hours; about
+    ``now``; with probability ``outage_rate`` one outage of 1 to 3 hours; about
     ``thumb_only_rate`` of captures are thumbnail-only. Each (stream, day) has its own random
     stream derived from ``seed``, so adding a day never changes the others.
     ``empty_days`` get an entry with no captures.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import io
@@ -107,6 +108,7 @@ class _Reset(Exception):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "nginx"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
     timeout: ClassVar[float | None] = 30.0  # keep-alive idle timeout; set per replica
     _conn_id = 0
@@ -152,6 +154,13 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, head: bool) -> None:
         self._started = time.monotonic()
         self._fault_name = ""
+        token = self.rep._begin(self.command, self.path)
+        try:
+            self._dispatch_inner(head)
+        finally:
+            self.rep._end(token)
+
+    def _dispatch_inner(self, head: bool) -> None:
         url = urlsplit(self.path)
         path = unquote(url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -263,10 +272,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "truncate":
             self.close_connection = True
             self._send(200, body, "image/jpeg", headers, head, send_bytes=len(body) // 2)
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self._send(200, body, "image/jpeg", headers, head)
 
@@ -427,6 +434,7 @@ class Replica:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._conns: dict[socket.socket, int] = {}
+        self._in_flight: dict[object, tuple[str, str]] = {}
         self._conn_seq = 0
         self._conn_lock = threading.Lock()
         self._assets: dict[str, tuple[bytes, str]] = {}
@@ -457,10 +465,8 @@ class Replica:
         with self._conn_lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
@@ -481,6 +487,22 @@ class Replica:
     def _unregister(self, conn: socket.socket) -> None:
         with self._conn_lock:
             self._conns.pop(conn, None)
+
+    def _begin(self, method: str, path: str) -> object:
+        token = object()
+        with self._conn_lock:
+            self._in_flight[token] = (method, path)
+        return token
+
+    def _end(self, token: object) -> None:
+        with self._conn_lock:
+            self._in_flight.pop(token, None)
+
+    def in_flight(self, path_substring: str | None = None) -> list[tuple[str, str]]:
+        """(method, path) of the requests being handled right now (e.g. a hung API call)."""
+        with self._conn_lock:
+            items = list(self._in_flight.values())
+        return [i for i in items if path_substring is None or path_substring in i[1]]
 
     @property
     def open_connections(self) -> int:
@@ -510,7 +532,8 @@ class Replica:
 
     def page_url(self, stream: str | None = None) -> str:
         stream = stream or self.dataset.streams[0]
-        return f"{self.site_url}/terminal_cameras/{self.dataset.terminal}?streamName={stream}#camera-history"
+        terminal = self.dataset.terminal
+        return f"{self.site_url}/terminal_cameras/{terminal}?streamName={stream}#camera-history"
 
     def url_ts(self, ts: datetime) -> datetime:
         """A site-local capture time as it is written in CDN URLs."""
