@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import threading
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -12,10 +11,11 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from dogcli import __version__
 from dogcli.captures import FULL, THUMBNAIL, Capture
+from dogcli.retry import BackoffWait
 from dogcli.storage import is_jpeg
 
 log = logging.getLogger(__name__)
@@ -63,21 +63,6 @@ def parse_retry_after(value: str | None) -> float | None:
         except (TypeError, ValueError):
             return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-class BackoffWait:
-    """Exponential backoff ×2 from `base`, capped, with jitter; Retry-After wins when given."""
-
-    def __init__(self, base: float, cap: float = 60.0) -> None:
-        self.base = base
-        self.cap = cap
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, TransientError) and exc.retry_after is not None:
-            return exc.retry_after
-        delay = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
-        return delay * random.uniform(0.5, 1.0)
 
 
 class CdnClient:

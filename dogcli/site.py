@@ -28,8 +28,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from dogcli.captures import Capture, parse_image_url
-from dogcli.cdn import BackoffWait
 from dogcli.errors import BrowserError, DiscoveryError
+from dogcli.retry import BackoffWait
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +78,26 @@ return out;
 """
 
 # Bring the first still-lazy image of the gallery into view, which makes the page load it.
+# A scroll event is sent as well: scrollIntoView fires none when nothing had to move.
 SCROLL_NEXT_JS = """
 const heading = document.evaluate("//*[normalize-space(text())='History']", document, null,
   XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
 if (!heading) return false;
 for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) {
-  if (heading.compareDocumentPosition(ph) & Node.DOCUMENT_POSITION_FOLLOWING) {
-    ph.closest('.el-image').scrollIntoView({block: 'start'});
-    return true;
+  if (!(heading.compareDocumentPosition(ph) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+  const item = ph.closest('.el-image');
+  item.scrollIntoView({block: 'start'});
+  for (let el = item.parentElement; el; el = el.parentElement) {
+    const style = getComputedStyle(el);
+    if (/(auto|scroll)/.test(style.overflowY + style.overflow) && el.scrollHeight > el.clientHeight) {
+      el.dispatchEvent(new Event('scroll'));
+    }
   }
+  window.dispatchEvent(new Event('scroll'));
+  return true;
 }
 return false;
 """
-
 
 @dataclass(frozen=True)
 class Found:
@@ -340,16 +347,25 @@ class CameraSite:
         """Scroll lazy thumbnails into view until every gallery image has its URL."""
         driver = self.browser.driver
         state = self._state()
+        deadline = time.monotonic() + self.timeout
         while state["placeholders"]:
             before = state["placeholders"]
             if not driver.execute_script(SCROLL_NEXT_JS):
                 break
-            state = self._wait(
-                lambda s, before=before: s["placeholders"] < before or s["busy"],
-                "lazy images to load",
-            )
+            try:
+                # Short steps: a nudge the page ignored (throttled) is simply sent again.
+                state = self._wait(
+                    lambda s, before=before: s["placeholders"] < before or s["busy"],
+                    "lazy images to load",
+                    timeout=min(1.0, self.timeout),
+                )
+            except TimeoutException:
+                if time.monotonic() > deadline:
+                    raise
+                continue
             if state["busy"]:
                 raise _PageError("the gallery reloaded while scrolling")
+            deadline = time.monotonic() + self.timeout
         return list(state["urls"])
 
     def _parse(self, urls: list[str], stream: str, day: date) -> list[Found]:

@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from dogcli.captures import SITE_TS_FORMAT
 from dogcli.catalog import db
 from dogcli.catalog.models import CaptureRow
 from dogcli.errors import CatalogUnavailable
+from dogcli.retry import BackoffWait
 from dogcli.storage import StoredFile
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Catalog:
     def _retry(self, operation: Callable[[], T]) -> T:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential_jitter(initial=self.retry_base, max=60, exp_base=2),
+            wait=BackoffWait(self.retry_base),
             retry=retry_if_exception(_transient),
             reraise=True,
         )
