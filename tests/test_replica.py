@@ -189,6 +189,14 @@ def test_url_timezone_utc() -> None:
         assert requests.get(url).content == r.image_bytes("in_gate", c.ts, "full")
 
 
+def test_warm_and_lazy_switch() -> None:
+    ds = make_dataset(days=[TODAY], now=datetime(2025, 9, 6, 1, 0), streams=("in_gate",))
+    caps = ds[("in_gate", TODAY)]
+    r = Replica(ds, lazy=False, now=NOW)
+    assert r.warm() == len(caps) + sum(c.has_full for c in caps)
+    assert '"lazy": false' in r.page_html("in_gate")
+
+
 # ------------------------------------------------------------------------------ page + API
 def test_page_and_api_routes(rep: Replica) -> None:
     with requests.Session() as s:

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", default="in_gate,out_gate", help="comma-separated")
     p.add_argument("--timezone", default=DEFAULT_TIMEZONE)
     p.add_argument("--url-timezone", default=None, help="zone of CDN URL timestamps")
+    p.add_argument("--warm", action="store_true", help="render all images before serving")
+    p.add_argument("--no-lazy", action="store_true", help="gallery images load at once")
     args = p.parse_args(argv)
 
     now = site_now(args.timezone)
@@ -45,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         host=args.host,
         url_timezone=args.url_timezone,
+        lazy=not args.no_lazy,
     )
+    if args.warm:
+        rep.warm()
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

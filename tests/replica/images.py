@@ -18,7 +18,7 @@ def _colour(seed: bytes, offset: int) -> tuple[int, int, int]:
     return (seed[offset], seed[offset + 1], seed[offset + 2])
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=256)
 def render_full(terminal: str, stream: str, ts: datetime) -> Image.Image:
     """The full-size picture of a capture (a gradient plus the stream and timestamp)."""
     seed = hashlib.sha256(f"{terminal}|{stream}|{ts.isoformat()}".encode()).digest()

@@ -12,7 +12,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -398,7 +398,8 @@ class Replica:
     default and which days are disabled). ``url_timezone`` is the zone of the timestamps in
     CDN URLs (default: the site's zone; "UTC" simulates a CDN that names files in UTC).
     ``now`` overrides the site clock (a naive site-local datetime, or a callable returning
-    one). The dataset is read live.
+    one). The dataset is read live. ``lazy=False`` renders every gallery ``<img>`` at once
+    (SITE.md leaves open whether the real gallery is lazy).
     """
 
     def __init__(
@@ -414,6 +415,7 @@ class Replica:
         now: datetime | Callable[[], datetime] | None = None,
         live_count: int = 4,
         keepalive_timeout: float = 30.0,
+        lazy: bool = True,
     ) -> None:
         self.dataset = dataset
         self.api_delay = api_delay
@@ -424,6 +426,7 @@ class Replica:
         self.port = port
         self.live_count = live_count
         self.keepalive_timeout = keepalive_timeout
+        self.lazy = lazy
         self._now = now
         self.faults = Faults()
         self.requests = RequestLog()
@@ -607,6 +610,20 @@ class Replica:
             )
         return out
 
+    def warm(self, streams: Iterable[str] | None = None, days: Iterable[date] | None = None) -> int:
+        """Render (and cache) every image the CDN can serve, so that benchmarks do not time
+        JPEG encoding. Returns the number of images."""
+        n = 0
+        for stream in streams or self.dataset.streams:
+            for day in days or self.dataset.days(stream):
+                for spec in self.dataset.captures(stream, day):
+                    self.image_bytes(stream, spec.ts, "thumbnail")
+                    n += 1
+                    if spec.has_full:
+                        self.image_bytes(stream, spec.ts, "full")
+                        n += 1
+        return n
+
     def captures(self, stream: str, day: date) -> list[CaptureSpec]:
         return self.dataset.captures(stream, day)
 
@@ -655,6 +672,7 @@ class Replica:
             "today": self.today().isoformat(),
             "api": f"/api/terminal_cameras/{ds.terminal}",
             "liveCount": self.live_count,
+            "lazy": self.lazy,
         }
         cfg = json.dumps(config).replace("</", "<\\/")
         return (

@@ -412,7 +412,8 @@
       items.push(image);
     });
     gallery.appendChild(grid);
-    setTimeout(lazyCheck, 0);
+    if (cfg.lazy === false) items.forEach(function (it) { it.load(); });
+    else setTimeout(lazyCheck, 0);
   }
 
   function loadHistory(ds) {
