@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -110,15 +110,14 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "nginx"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
-    timeout: ClassVar[float | None] = 30.0  # keep-alive idle timeout; set per replica
     _conn_id = 0
     _started = 0.0
     _fault_name = ""
 
     # -- connection bookkeeping -----------------------------------------------------------
     def setup(self) -> None:
-        self.timeout = self.server.replica.keepalive_timeout
         super().setup()
+        self.connection.settimeout(self.server.replica.keepalive_timeout)  # keep-alive idle limit
         self._conn_id = self.server.replica._register(self.connection)
 
     def finish(self) -> None:
