@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -62,6 +63,8 @@ def parse_retry_after(value: str | None) -> float | None:
             seconds = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
         except (TypeError, ValueError):
             return None
+    if math.isnan(seconds):  # "nan" parses as a float, and time.sleep(nan) raises
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
@@ -131,6 +134,8 @@ class CdnClient:
             raise TransientError(_short(exc)) from None
         with response:
             status = response.status_code
+            if status != 200:
+                _discard_body(response)  # so that the connection goes back to the pool
             if status == 404:
                 raise NotFound(url)
             if status != 200:
@@ -164,6 +169,19 @@ def _read_valid_jpeg(response: requests.Response) -> bytes:
     if not is_jpeg(data):
         raise TransientError("not a complete JPEG")
     return data
+
+
+def _discard_body(response: requests.Response, limit: int = 64 * 1024) -> None:
+    """Read a small error body to its end: closing an unread response drops its connection,
+    and every thumbnail-only capture (404 for the full size) would cost a new one."""
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=8192):
+            size += len(chunk)
+            if size > limit:
+                return  # not worth it: close() drops the connection instead
+    except requests.RequestException:
+        pass
 
 
 def _content_length(headers: Any) -> int | None:

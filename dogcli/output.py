@@ -47,26 +47,37 @@ class Console:
         print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
 
     def stats_table(self, report: dict[str, Any]) -> None:
+        from rich import box
         from rich.console import Console as RichConsole
         from rich.table import Table
 
-        table = Table(title=f"dogcli archive: terminal {report['terminal']}")
-        for column in ("stream", "captures", "size", "first", "last", "last hour", "last 24 h",
-                       "today (coverage)"):  # fmt: skip
-            table.add_column(column, justify="left" if column in ("stream", "first", "last")
-                             else "right")  # fmt: skip
+        tz = report["timezone"]
+        table = Table(
+            title=f"dogcli archive · terminal {report['terminal']} · times in {tz}",
+            box=box.SIMPLE_HEAD,
+        )
+        table.add_column("stream", no_wrap=True)
+        for column in ("captures", "size"):
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("first", no_wrap=True)
+        table.add_column("last", no_wrap=True)
+        for column in ("1 h", "24 h", "today", "coverage"):
+            table.add_column(column, justify="right", no_wrap=True)
         for stream, row in report["streams"].items():
             table.add_row(
                 stream,
                 f"{row['count']:,}",
                 human_bytes(row["bytes"]),
-                _short_time(row["first"]),
-                _short_time(row["last"]),
+                _local(row["first"], tz),
+                _local(row["last"], tz),
                 str(row["last_hour"]),
                 str(row["last_24h"]),
-                f"{row['today']}/{row['today_expected']} ({row['today_coverage']:.0%})",
+                f"{row['today']}/{row['today_expected']}",
+                f"{row['today_coverage']:.0%}",
             )
-        RichConsole(soft_wrap=False).print(table)
+        # Pipes and files get a fixed width instead of 80 columns of truncation.
+        width = None if sys.stdout.isatty() else 120
+        RichConsole(soft_wrap=False, width=width).print(table)
 
 
 def human_bytes(size: int) -> str:
@@ -78,8 +89,14 @@ def human_bytes(size: int) -> str:
     return f"{size} B"  # pragma: no cover
 
 
-def _short_time(iso: str | None) -> str:
-    return iso.replace("T", " ").replace("Z", " UTC")[:23] if iso else "-"
+def _local(iso: str | None, tz: str) -> str:
+    if not iso:
+        return "-"
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(tz))
+    return f"{moment:%Y-%m-%d %H:%M}"
 
 
 class LogReporter:

@@ -341,7 +341,7 @@ def fetch_plan(
         if len(days) > max_days:
             skipped = days[: len(days) - max_days]
             notes.append(
-                f"{stream}: {len(skipped)} older days not fetched "
+                f"{stream}: {len(skipped)} older day{'s' if len(skipped) > 1 else ''} not fetched "
                 f"(run: dogcli backfill {skipped[0]}..{skipped[-1]})"
             )
             days = days[-max_days:]
