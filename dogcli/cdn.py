@@ -197,7 +197,12 @@ def _content_length(headers: Any) -> int | None:
 def _short(exc: BaseException) -> str:
     """One line naming the failure, without the nested repr noise of urllib3."""
     text = str(exc)
-    for marker in ("Read timed out", "Connection reset", "Connection refused", "Connection aborted"):
+    for marker in (
+        "Read timed out",
+        "Connection reset",
+        "Connection refused",
+        "Connection aborted",
+    ):
         if marker in text:
             return marker.lower()
     return type(exc).__name__

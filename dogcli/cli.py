@@ -15,6 +15,7 @@ from dogcli import __version__
 from dogcli.errors import DogcliError
 from dogcli.output import Console, configure_logging, make_reporter
 
+
 class DogcliGroup(TyperGroup):
     """Turns DogcliError into one line on stderr and its exit code, for main() and CliRunner."""
 
@@ -80,7 +81,9 @@ def main_options(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="SQLAlchemy URL of the catalog.")
     ] = None,
-    site_url: Annotated[str | None, typer.Option("--site-url", help="Base of camera pages.")] = None,
+    site_url: Annotated[
+        str | None, typer.Option("--site-url", help="Base of camera pages.")
+    ] = None,
     cdn_url: Annotated[str | None, typer.Option("--cdn-url", help="Base of image URLs.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors only.")] = False,
@@ -225,4 +228,3 @@ def _error(message: str) -> None:
 def _die(message: str, code: int) -> NoReturn:
     _error(message)
     sys.exit(code)
-

@@ -1,4 +1,4 @@
-"""The one retry policy: exponential backoff ×2 from a base, capped, jittered; Retry-After wins."""
+"""The one retry policy: backoff doubling from a base, capped, jittered; Retry-After wins."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ class BackoffWait:
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
+        retry_after: float | None = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return float(retry_after)
-        delay = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
+        delay: float = min(self.cap, self.base * 2.0 ** (state.attempt_number - 1))
         return delay * random.uniform(0.5, 1.0)

@@ -182,6 +182,7 @@ PARSERS: dict[str, Any] = {
     "retention_days": _int_in(1, 36500),
 }
 
+
 def _config_file(explicit: Path | None, env: dict[str, str]) -> Path | None:
     if explicit is not None:
         if not explicit.is_file():

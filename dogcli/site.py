@@ -37,18 +37,24 @@ POLL = 0.05
 DATE_INPUT = "input.el-input__inner[placeholder='Pick a day']"
 
 # Installed before any page script runs: counts finished gallery loads, i.e. moments when
-# the last visible Element loading mask goes away. Cheaper and race-free compared with polling.
+# the last visible Element loading mask goes away, and error messages (ElMessage) shown, since
+# a failed load also ends with the mask gone. Cheaper and race-free compared with polling.
 LOAD_OBSERVER_JS = """
 (() => {
   if (window.__dogcli) return;
-  const st = window.__dogcli = {loads: 0, busy: false};
+  const st = window.__dogcli = {loads: 0, busy: false, errors: 0};
   const busy = () => {
     for (const m of document.querySelectorAll('.el-loading-mask')) {
       if (m.getClientRects().length && getComputedStyle(m).visibility !== 'hidden') return true;
     }
     return false;
   };
-  const check = () => { const b = busy(); if (st.busy && !b) st.loads++; st.busy = b; };
+  const isError = (n) => n.nodeType === 1 &&
+    (n.matches('.el-message--error') || !!n.querySelector('.el-message--error'));
+  const check = (records) => {
+    for (const r of records) for (const n of r.addedNodes) if (isError(n)) st.errors++;
+    const b = busy(); if (st.busy && !b) st.loads++; st.busy = b;
+  };
   new MutationObserver(check).observe(document, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['style', 'class']
   });
@@ -57,14 +63,14 @@ LOAD_OBSERVER_JS = """
 
 # One round trip: the gallery under the "History" heading, as the page shows it now.
 GALLERY_STATE_JS = """
-const st = window.__dogcli || {loads: 0, busy: false};
+const st = window.__dogcli || {loads: 0, busy: false, errors: 0};
 const heading = document.evaluate(
   "//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span]" +
   "[normalize-space(text())='History']",
   document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
 const input = document.querySelector(arguments[0]);
-const out = {loads: st.loads, busy: st.busy, heading: !!heading, value: input ? input.value : null,
-             urls: [], items: 0, placeholders: 0};
+const out = {loads: st.loads, busy: st.busy, errors: st.errors, heading: !!heading,
+             value: input ? input.value : null, urls: [], items: 0, placeholders: 0};
 if (!heading) return out;
 const after = (el) => heading.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
 for (const item of document.querySelectorAll('.el-image')) {
@@ -89,15 +95,15 @@ for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) 
   item.scrollIntoView({block: 'start'});
   for (let el = item.parentElement; el; el = el.parentElement) {
     const style = getComputedStyle(el);
-    if (/(auto|scroll)/.test(style.overflowY + style.overflow) && el.scrollHeight > el.clientHeight) {
-      el.dispatchEvent(new Event('scroll'));
-    }
+    const scrolls = /(auto|scroll)/.test(style.overflowY + style.overflow);
+    if (scrolls && el.scrollHeight > el.clientHeight) el.dispatchEvent(new Event('scroll'));
   }
   window.dispatchEvent(new Event('scroll'));
   return true;
 }
 return false;
 """
+
 
 @dataclass(frozen=True)
 class Found:
@@ -159,7 +165,9 @@ class Browser:
             raise BrowserError(f"cannot start chromedriver {self.driver_path}: {exc}") from None
         driver.set_page_load_timeout(self.page_timeout)
         driver.set_script_timeout(self.page_timeout)
-        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LOAD_OBSERVER_JS})
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument", {"source": LOAD_OBSERVER_JS}
+        )
         return driver
 
     def close(self) -> None:
@@ -218,11 +226,13 @@ class CameraSite:
             wait=self.wait,
             retry=retry_if_exception_type((TimeoutException, WebDriverException, _PageError)),
             reraise=True,
-            before_sleep=lambda state: log.warning(
-                "%s %s: %s; retrying", stream, day, _describe(state.outcome.exception())
-            )
-            if state.outcome
-            else None,
+            before_sleep=lambda state: (
+                log.warning(
+                    "%s %s: %s; retrying", stream, day, _describe(state.outcome.exception())
+                )
+                if state.outcome
+                else None
+            ),
         )
         try:
             for attempt in retrying:
@@ -239,7 +249,8 @@ class CameraSite:
     def _discover_once(self, stream: str, day: date, reload: bool) -> list[Found]:
         driver = self.browser.driver
         started = time.monotonic()
-        if reload or self._stream != stream:
+        opened = reload or self._stream != stream
+        if opened:
             self._stream = None
             driver.get("about:blank")  # a same-URL get() would not reload
             driver.get(self.page_url(stream))
@@ -247,12 +258,16 @@ class CameraSite:
         target = f"{day:%Y-%m-%d}"
         state = self._wait(lambda s: s["heading"] and s["value"] is not None, "the date picker")
         if state["value"] != target:
-            self._select_day(target, state["loads"])
+            self._select_day(target, state["loads"], state["errors"])
+        elif opened:
+            self._wait_loaded(target, 0, 0)  # the page's own first load, of this very day
         elif state["busy"] or state["loads"] == 0:
-            self._wait_loaded(target, state["loads"])  # the page's own first load of this day
+            self._wait_loaded(target, state["loads"], state["errors"])
         urls = self._load_all_lazy()
         found = self._parse(urls, stream, day)
-        log.debug("%s %s: %d captures in %.2fs", stream, day, len(found), time.monotonic() - started)
+        log.debug(
+            "%s %s: %d captures in %.2fs", stream, day, len(found), time.monotonic() - started
+        )
         return found
 
     def _state(self) -> dict[str, Any]:
@@ -277,15 +292,21 @@ class CameraSite:
             )
         except TimeoutException:
             raise TimeoutException(f"timed out waiting for {what}") from None
-        return box["state"]
+        state: dict[str, Any] = box["state"]
+        return state
 
-    def _wait_loaded(self, target: str, loads_before: int) -> dict[str, Any]:
-        """Wait until the gallery shows `target`: its load finished and no mask is left."""
+    def _wait_loaded(self, target: str, loads_before: int, errors_before: int) -> dict[str, Any]:
+        """Wait until the gallery shows `target`: its load finished and no mask is left.
+
+        An error message shown meanwhile, with no image of the day, means the load failed (the
+        gallery is empty or still the previous day's): an error, never an empty day."""
 
         def shows_day(state: dict[str, Any]) -> bool:
             if state["busy"] or state["value"] != target:
                 return False
             of_day = [u for u in state["urls"] if _day_of(u) == target]
+            if state["errors"] > errors_before and not of_day:
+                raise _PageError(f"the page failed to load the History of {target}")
             if state["loads"] > loads_before:
                 # A load finished after we asked: the gallery is the new day's, or empty.
                 return len(of_day) == len(state["urls"])
@@ -294,7 +315,7 @@ class CameraSite:
 
         return self._wait(shows_day, f"the History gallery of {target}")
 
-    def _select_day(self, target: str, loads_before: int) -> None:
+    def _select_day(self, target: str, loads_before: int, errors_before: int) -> None:
         driver = self.browser.driver
         field = driver.find_element(By.CSS_SELECTOR, DATE_INPUT)
         # Typing is the fast path; clear() does not stick on Element inputs, Ctrl+A does.
@@ -302,12 +323,15 @@ class CameraSite:
         field.send_keys(Keys.CONTROL, "a")
         field.send_keys(target, Keys.ENTER)
         try:
-            self._wait(lambda s: s["value"] == target and (s["busy"] or s["loads"] > loads_before),
-                       "the typed date", timeout=min(self.timeout, 3.0))
+            self._wait(
+                lambda s: s["value"] == target and (s["busy"] or s["loads"] > loads_before),
+                "the typed date",
+                timeout=min(self.timeout, 3.0),
+            )
         except TimeoutException:
             log.debug("typing %s was not taken; clicking the calendar", target)
             self._click_calendar(target)
-        self._wait_loaded(target, loads_before)
+        self._wait_loaded(target, loads_before, errors_before)
 
     def _click_calendar(self, target: str) -> None:
         driver = self.browser.driver
@@ -315,7 +339,7 @@ class CameraSite:
         field = driver.find_element(By.CSS_SELECTOR, DATE_INPUT)
         if not _visible_panel(driver):
             field.click()
-        panel = WebDriverWait(driver, self.timeout, POLL).until(_visible_panel)
+        panel: WebElement = WebDriverWait(driver, self.timeout, POLL).until(_visible_panel)  # type: ignore[assignment]
         for _ in range(1200):  # bounded: 100 years of months
             shown = _panel_month(panel)
             if shown == (year, month):
@@ -329,9 +353,11 @@ class CameraSite:
             if not buttons:
                 raise _PageError("the calendar has no month arrows")
             buttons[0].click()
-            WebDriverWait(driver, self.timeout, POLL).until(
-                lambda _d, before=shown: _panel_month(panel) != before
-            )
+
+            def moved(_driver: Any, before: tuple[int, int] = shown) -> bool:
+                return _panel_month(panel) != before
+
+            WebDriverWait(driver, self.timeout, POLL).until(moved)
         for cell in panel.find_elements(By.CSS_SELECTOR, "table.el-date-table td"):
             classes = (cell.get_attribute("class") or "").split()
             if "prev-month" in classes or "next-month" in classes:
@@ -355,7 +381,7 @@ class CameraSite:
             try:
                 # Short steps: a nudge the page ignored (throttled) is simply sent again.
                 state = self._wait(
-                    lambda s, before=before: s["placeholders"] < before or s["busy"],
+                    lambda s, before=before: bool(s["placeholders"] < before or s["busy"]),  # type: ignore[misc]
                     "lazy images to load",
                     timeout=min(1.0, self.timeout),
                 )
@@ -402,7 +428,20 @@ def _visible_panel(driver: Any) -> WebElement | bool:
 MONTHS = {
     name: index
     for index, name in enumerate(
-        "january february march april may june july august september october november december".split(),
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
         start=1,
     )
 }

@@ -41,8 +41,12 @@ def test_upgrade_creates_schema_and_is_idempotent(db_url: str) -> None:
 def test_insert_or_ignore_and_queries(db_url: str) -> None:
     with Catalog(db_url) as catalog:
         catalog.upgrade()
-        rows = [rec("2025-09-06T07:03:17"), rec("2025-09-06T07:13:40"),
-                rec("2025-09-07T00:01:02"), rec("2025-09-06T07:03:17", stream="out_gate")]  # fmt: skip
+        rows = [
+            rec("2025-09-06T07:03:17"),
+            rec("2025-09-06T07:13:40"),
+            rec("2025-09-07T00:01:02"),
+            rec("2025-09-06T07:03:17", stream="out_gate"),
+        ]
         assert catalog.insert(rows, TZ, batch_size=2) == 4
         catalog.insert(rows[:2], TZ)  # duplicates are ignored
         with catalog.engine.connect() as conn:
@@ -52,7 +56,10 @@ def test_insert_or_ignore_and_queries(db_url: str) -> None:
         assert have["2025-09-06T07:03:17"].bytes == 100
         assert catalog.newest_site_ts("apm", "in_gate") == "2025-09-07T00:01:02"
         assert catalog.newest_site_ts("apm", "nothing") is None
-        keys = [("apm", "in_gate", "2025-09-06T07:03:17"), ("apm", "in_gate", "2030-01-01T00:00:00")]
+        keys = [
+            ("apm", "in_gate", "2025-09-06T07:03:17"),
+            ("apm", "in_gate", "2030-01-01T00:00:00"),
+        ]
         assert catalog.known(keys) == {keys[0]}
 
 
@@ -80,7 +87,13 @@ def test_stream_stats(db_url: str) -> None:
         stats = catalog.stream_stats("apm", ["in_gate"], now, midnight)
         assert list(stats) == ["in_gate"]
         s = stats["in_gate"]
-        assert (s["count"], s["bytes"], s["last_hour"], s["last_24h"], s["today"]) == (4, 100, 1, 3, 2)
+        assert (s["count"], s["bytes"], s["last_hour"], s["last_24h"], s["today"]) == (
+            4,
+            100,
+            1,
+            3,
+            2,
+        )
         assert s["first"] == datetime(2025, 9, 1, 20, 0, tzinfo=UTC)
         assert s["last"] == datetime(2025, 9, 7, 18, 30, tzinfo=UTC)
         both = catalog.stream_stats("apm", None, now, midnight)
@@ -88,7 +101,9 @@ def test_stream_stats(db_url: str) -> None:
 
 
 def test_unreachable_database_is_a_one_line_error_without_password() -> None:
-    catalog = Catalog("postgresql+psycopg://dog:hunter2@127.0.0.1:1/x", max_retries=1, retry_base=0.01)
+    catalog = Catalog(
+        "postgresql+psycopg://dog:hunter2@127.0.0.1:1/x", max_retries=1, retry_base=0.01
+    )
     with pytest.raises(CatalogUnavailable) as info:
         catalog.upgrade()
     message = str(info.value)

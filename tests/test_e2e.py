@@ -55,7 +55,9 @@ def assert_archive_matches(site: Site, days: list[date], streams: tuple[str, ...
             for rel, (variant, data) in files.items():
                 assert (site.data_dir / rel).read_bytes() == data, rel
                 name = Path(rel).stem.split("_", 2)[-1]
-                site_ts = f"{name[0:4]}-{name[4:6]}-{name[6:8]}T{name[9:11]}:{name[11:13]}:{name[13:15]}"
+                site_ts = (
+                    f"{name[0:4]}-{name[4:6]}-{name[6:8]}T{name[9:11]}:{name[11:13]}:{name[13:15]}"
+                )
                 expected_rows[(stream, site_ts)] = (
                     variant, rel, len(data), hashlib.sha256(data).hexdigest()
                 )  # fmt: skip
@@ -234,8 +236,9 @@ def test_stats_json_reports_what_was_stored(make_site: Any, cli: Any) -> None:
     assert table.code == 0 and "in_gate" in table.out and "out_gate" in table.out
 
 
-def test_unreachable_site_fails_the_pages_with_exit_1(make_site: Any, cli: Any,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_unreachable_site_fails_the_pages_with_exit_1(
+    make_site: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = make_site(days=1)
     site.replica.stop()
     monkeypatch.setenv("DOGCLI_MAX_RETRIES", "0")

@@ -81,7 +81,7 @@ def test_invalid_values_are_one_line_errors(env: dict[str, str], message: str) -
 def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("concurrency = \n")
-    with pytest.raises(SettingsError, match="bad.toml"):
+    with pytest.raises(SettingsError, match=r"bad\.toml"):
         load_settings(config=bad, env={})
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("concurency = 3\n")

@@ -88,7 +88,9 @@ class Catalog:
 
     def schema_status(self) -> tuple[str | None, str | None]:
         """(current, head) revisions."""
-        return self._retry(lambda: (db.current_revision(self.engine), db.head_revision(self.engine)))
+        return self._retry(
+            lambda: (db.current_revision(self.engine), db.head_revision(self.engine))
+        )
 
     # -- reads -----------------------------------------------------------------------------
 

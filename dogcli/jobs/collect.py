@@ -154,7 +154,9 @@ class Collector:
         self.storage.clear_pending()
         if missing:
             self.summary.recovered += len(missing)
-            self.reporter.note(f"cataloged {len(missing)} images left uncataloged by an earlier run")
+            self.reporter.note(
+                f"cataloged {len(missing)} images left uncataloged by an earlier run"
+            )
 
     def _flush(self, force: bool = False) -> None:
         if self.catalog is None or self.summary.catalog_down:
@@ -295,9 +297,7 @@ class Collector:
         self._flush()
         return rest
 
-    def _download(
-        self, cdn: CdnClient, capture: Capture, replace: bool
-    ) -> tuple[StoredFile, bool]:
+    def _download(self, cdn: CdnClient, capture: Capture, replace: bool) -> tuple[StoredFile, bool]:
         got = cdn.download(capture)
         record = StoredFile(
             terminal=capture.terminal,

@@ -51,6 +51,7 @@ def run_fetch(
     chosen = check_streams(settings, streams)
     if max_days < 1:
         raise UsageError("--max-days must be at least 1")
+    settings.browser_paths()  # a missing browser is a usage error, found before any work
     collector = Collector(settings, reporter)
     try:
         catalog = collector.open_catalog()
@@ -71,6 +72,7 @@ def run_backfill(
 ) -> Summary:
     chosen = check_streams(settings, streams)
     plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
+    settings.browser_paths()
     collector = Collector(settings, reporter)
     try:
         collector.open_catalog()
