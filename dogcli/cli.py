@@ -111,6 +111,16 @@ def _state(ctx: typer.Context) -> State:
     return state
 
 
+WaitOpt = Annotated[
+    float,
+    typer.Option("--wait", min=0, help="Seconds to wait for another run to finish (else exit 75)."),
+]
+MetricsOpt = Annotated[
+    Path | None,
+    typer.Option("--metrics-file", help="Write Prometheus metrics here (DOGCLI_METRICS_FILE)."),
+]
+
+
 @app.command()
 def fetch(
     ctx: typer.Context,
@@ -121,13 +131,19 @@ def fetch(
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", help="Parallel downloads (1..32).")
     ] = None,
+    wait: WaitOpt = 0.0,
+    metrics_file: MetricsOpt = None,
 ) -> None:
     """Fetch the newest captures: from the day of the newest cataloged one through today."""
-    from dogcli.jobs.fetch import run_fetch
+    from dogcli.jobs.fetch import fetch_command
 
     state = _state(ctx)
-    settings = state.settings(concurrency=concurrency)
-    summary = run_fetch(settings, stream or (), max_days, make_reporter(state.console, "fetch"))
+    settings = state.settings(concurrency=concurrency, metrics_file=metrics_file)
+    reporter = make_reporter(state.console, "fetch")
+    try:
+        summary = fetch_command(settings, stream or (), max_days, reporter, wait)
+    finally:
+        reporter.close()
     _finish(state, "fetch", summary)
 
 
@@ -139,15 +155,20 @@ def backfill(
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", help="Parallel downloads (1..32).")
     ] = None,
+    wait: WaitOpt = 0.0,
+    metrics_file: MetricsOpt = None,
 ) -> None:
     """Fetch every capture of past days."""
-    from dogcli.jobs.fetch import parse_range, run_backfill, site_today
+    from dogcli.jobs.fetch import backfill_command, parse_range, site_today
 
     state = _state(ctx)
-    settings = state.settings(concurrency=concurrency)
+    settings = state.settings(concurrency=concurrency, metrics_file=metrics_file)
     first, last = parse_range(days, site_today(settings))
     reporter = make_reporter(state.console, "backfill")
-    summary = run_backfill(settings, first, last, stream or (), reporter)
+    try:
+        summary = backfill_command(settings, first, last, stream or (), reporter, wait)
+    finally:
+        reporter.close()
     _finish(state, "backfill", summary)
 
 
@@ -161,14 +182,85 @@ def _finish(state: State, command: str, summary: Any) -> NoReturn:
 
 
 @app.command()
+def cleanup(
+    ctx: typer.Context,
+    retention_days: Annotated[
+        int | None,
+        typer.Option("--retention-days", help="Keep this many days (DOGCLI_RETENTION_DAYS)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go.")] = False,
+    max_disk_percent: Annotated[
+        float | None,
+        typer.Option("--max-disk-percent", help="Also delete the oldest while the disk is fuller."),
+    ] = None,
+    wait: WaitOpt = 0.0,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Delete captures older than the retention: files and catalog rows together."""
+    from dogcli.jobs.cleanup import cleanup_command
+
+    state = _state(ctx)
+    settings = state.settings(retention_days=retention_days, metrics_file=metrics_file)
+    result = cleanup_command(settings, None, dry_run, max_disk_percent, wait)
+    state.console.summary(f"cleanup: {result.line()}")
+
+
+@app.command()
+def health(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    metrics_file: MetricsOpt = None,
+) -> None:
+    """Is the archive current and the machine healthy? Exit 0 OK, 1 WARNING, 2 CRITICAL,
+    3 UNKNOWN."""
+    from dogcli.reports.health import health_command
+
+    state = _state(ctx)
+    try:
+        settings = state.settings(metrics_file=metrics_file)
+    except DogcliError as exc:  # monitors read 3 as "could not tell"
+        _error(str(exc))
+        raise typer.Exit(3) from None
+    report = health_command(settings)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        state.console.health_table(report)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000, help="How many.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Recent fetch, backfill and cleanup runs (the run journal)."""
+    from dogcli.catalog.runs import RunJournal
+    from dogcli.catalog.store import Catalog
+
+    state = _state(ctx)
+    settings = state.settings()
+    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
+        cat.upgrade()
+        recent = RunJournal(cat).recent(limit)
+    if as_json:
+        print(json.dumps({"runs": [r.as_json() for r in recent]}, indent=2))
+    else:
+        state.console.runs_table(recent)
+
+
+@app.command()
 def stats(
     ctx: typer.Context,
     stream: StreamOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """What the archive holds, per stream."""
+    from dogcli.catalog.runs import RunJournal
     from dogcli.catalog.store import Catalog
     from dogcli.jobs.fetch import check_streams
+    from dogcli.reports.metrics import COMMANDS
     from dogcli.reports.stats import collect_stats
 
     state = _state(ctx)
@@ -177,6 +269,10 @@ def stats(
     with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
         cat.upgrade()
         report = collect_stats(settings, cat, streams)
+        report["last_runs"] = {
+            command: run.as_json()
+            for command, run in RunJournal(cat).last_by_command(COMMANDS).items()
+        }
     if as_json:
         print(json.dumps(report, indent=2))
     else:

@@ -48,7 +48,6 @@ class Console:
 
     def stats_table(self, report: dict[str, Any]) -> None:
         from rich import box
-        from rich.console import Console as RichConsole
         from rich.table import Table
 
         tz = report["timezone"]
@@ -75,9 +74,57 @@ class Console:
                 f"{row['today']}/{row['today_expected']}",
                 f"{row['today_coverage']:.0%}",
             )
-        # Pipes and files get a fixed width instead of 80 columns of truncation.
-        width = None if sys.stdout.isatty() else 120
-        RichConsole(soft_wrap=False, width=width).print(table)
+        console = _rich_stdout()
+        console.print(table)
+        last_runs = report.get("last_runs") or {}
+        if last_runs:
+            console.print(_runs_table([last_runs[c] for c in sorted(last_runs)], "last runs"))
+
+    def runs_table(self, runs: list[Any]) -> None:
+        _rich_stdout().print(_runs_table([r.as_json() for r in runs], "recent runs"))
+
+    def health_table(self, report: Any) -> None:
+        from rich import box
+        from rich.table import Table
+
+        colour = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta"}
+        table = Table(title=f"dogcli health: {report.status.upper()}", box=box.SIMPLE_HEAD)
+        table.add_column("check", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("detail")
+        for check in report.checks:
+            style = colour.get(check.status, "")
+            table.add_row(check.name, f"[{style}]{check.status.upper()}[/]", check.message)
+        _rich_stdout().print(table)
+
+
+def _rich_stdout() -> Any:
+    from rich.console import Console as RichConsole
+
+    # Pipes and files get a fixed width instead of 80 columns of truncation.
+    width = None if sys.stdout.isatty() else 120
+    return RichConsole(soft_wrap=False, width=width, highlight=False)
+
+
+def _runs_table(runs: list[dict[str, Any]], title: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for column in ("command", "started (UTC)", "seconds", "outcome", "found", "new", "failed",
+                   "deleted", "error"):  # fmt: skip
+        numeric = column in ("seconds", "found", "new", "failed", "deleted")
+        table.add_column(column, justify="right" if numeric else "left",
+                         no_wrap=column != "error")  # fmt: skip
+    for run in runs:
+        started = (run.get("started_at") or "").replace("T", " ").replace("Z", "")[:19]
+        seconds = run.get("seconds")
+        table.add_row(
+            run["command"], started, "-" if seconds is None else f"{seconds:.1f}", run["outcome"],
+            str(run["found"]), str(run["new"]), str(run["failed"]), str(run["deleted"]),
+            redact_url(run.get("error") or "")[:80],
+        )  # fmt: skip
+    return table
 
 
 def human_bytes(size: int) -> str:

@@ -42,6 +42,12 @@ class Settings:
     read_timeout: float = 30.0
     page_timeout: float = 30.0
     retention_days: int = 30
+    disk_warn_percent: float = 80.0
+    disk_crit_percent: float = 90.0
+    stale_warn_minutes: float = 30.0
+    stale_crit_minutes: float = 60.0
+    alert_urls: tuple[str, ...] = ()
+    metrics_file: Path | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -159,6 +165,25 @@ def _path(key: str, value: Any) -> Path:
     return Path(text).expanduser()
 
 
+def _optional_path(key: str, value: Any) -> Path | None:
+    text = str(value).strip()
+    return Path(text).expanduser() if text else None
+
+
+def _alert_urls(key: str, value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    urls = tuple(str(item).strip() for item in items if str(item).strip())
+    for url in urls:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in ("http", "https", "smtp", "smtps", "mailto"):
+            # The URL may carry a password: name only its scheme.
+            raise SettingsError(
+                f"{key}: unsupported alert target {scheme + '://' if scheme else repr('')}"
+                " (use http(s):// webhooks or smtp(s)://host?to=ADDRESS)"
+            )
+    return urls
+
+
 def _text(key: str, value: Any) -> str:
     return str(value).strip()
 
@@ -180,6 +205,12 @@ PARSERS: dict[str, Any] = {
     "read_timeout": _float_in(0.1, 600),
     "page_timeout": _float_in(1, 600),
     "retention_days": _int_in(1, 36500),
+    "disk_warn_percent": _float_in(1, 100),
+    "disk_crit_percent": _float_in(1, 100),
+    "stale_warn_minutes": _float_in(1, 525600),
+    "stale_crit_minutes": _float_in(1, 525600),
+    "alert_urls": _alert_urls,
+    "metrics_file": _optional_path,
 }
 
 
@@ -239,4 +270,9 @@ def load_settings(
             raw[key] = ("--" + key.replace("_", "-"), value)
 
     values = {key: known[key](label, value) for key, (label, value) in raw.items()}
-    return dataclasses.replace(Settings(), **values)
+    settings = dataclasses.replace(Settings(), **values)
+    if settings.disk_warn_percent > settings.disk_crit_percent:
+        raise SettingsError("DOGCLI_DISK_WARN_PERCENT must not exceed DOGCLI_DISK_CRIT_PERCENT")
+    if settings.stale_warn_minutes > settings.stale_crit_minutes:
+        raise SettingsError("DOGCLI_STALE_WARN_MINUTES must not exceed DOGCLI_STALE_CRIT_MINUTES")
+    return settings

@@ -36,6 +36,31 @@ class StoredFile:
     downloaded_at: str  # ISO 8601, UTC
 
 
+def write_file_atomic(target: Path, data: bytes, label: str | None = None) -> None:
+    """Temporary name in the same folder, fsync, rename: readers see the old or the new file."""
+    label = label or str(target)
+    tmp = target.parent / f"{TMP_PREFIX}{target.name}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        os.close(fd)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StorageError(f"disk full writing {label} in {target.parent}") from None
+        raise StorageError(f"cannot write {label}: {exc.strerror}") from None
+
+
 class Storage:
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir
@@ -75,25 +100,9 @@ class Storage:
             if folder not in self._dirs:
                 folder.mkdir(parents=True, exist_ok=True)
                 self._dirs.add(folder)
-            tmp = folder / f"{TMP_PREFIX}{target.name}.{os.getpid()}.{threading.get_ident()}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            except BaseException:
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            os.close(fd)
-            os.replace(tmp, target)
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise StorageError(f"disk full writing {rel_path} in {self.root}") from None
             raise StorageError(f"cannot write {rel_path}: {exc.strerror}") from None
+        write_file_atomic(target, data, label=rel_path)
 
     def delete(self, rel_path: str) -> bool:
         try:

@@ -31,9 +31,9 @@ def test_upgrade_creates_schema_and_is_idempotent(db_url: str) -> None:
         assert catalog.upgrade() is True
         assert catalog.upgrade() is False
         current, head = catalog.schema_status()
-        assert current == head == "0001"
+        assert current == head == "0002"
         inspector = inspect(catalog.engine)
-        assert "captures" in inspector.get_table_names()
+        assert {"captures", "runs"} <= set(inspector.get_table_names())
         indexes = {i["name"] for i in inspector.get_indexes("captures")}
         assert {"ix_captures_stream_time", "ix_captures_captured_at"} <= indexes
 

@@ -37,3 +37,26 @@ class CaptureRow(Base):
         Index("ix_captures_stream_time", "terminal", "stream", "captured_at", "bytes"),
         Index("ix_captures_captured_at", "captured_at"),
     )
+
+
+class RunRow(Base):
+    """The run journal: one row per fetch, backfill or cleanup."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    command: Mapped[str] = mapped_column(String(32))
+    streams: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # running, ok, partial, failed, skipped
+    found: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_runs_command_started", "command", "started_at"),)

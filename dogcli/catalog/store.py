@@ -71,7 +71,7 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _retry(self, operation: Callable[[], T]) -> T:
+    def retry(self, operation: Callable[[], T]) -> T:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=BackoffWait(self.retry_base),
@@ -84,13 +84,11 @@ class Catalog:
             raise CatalogUnavailable(db.describe_error(exc, self.url)) from None
 
     def upgrade(self) -> bool:
-        return self._retry(lambda: db.upgrade(self.engine))
+        return self.retry(lambda: db.upgrade(self.engine))
 
     def schema_status(self) -> tuple[str | None, str | None]:
         """(current, head) revisions."""
-        return self._retry(
-            lambda: (db.current_revision(self.engine), db.head_revision(self.engine))
-        )
+        return self.retry(lambda: (db.current_revision(self.engine), db.head_revision(self.engine)))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -107,7 +105,7 @@ class Catalog:
             with self.engine.connect() as conn:
                 return {ts: Have(path, size) for ts, path, size in conn.execute(query)}
 
-        return self._retry(run)
+        return self.retry(run)
 
     def known(self, keys: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Which (terminal, stream, site_ts) keys are cataloged."""
@@ -121,7 +119,7 @@ class Catalog:
                 with self.engine.connect() as conn:
                     return list(conn.execute(query))
 
-            found.update((t, s, ts) for t, s, ts in self._retry(run))
+            found.update((t, s, ts) for t, s, ts in self.retry(run))
         return found
 
     def newest_site_ts(self, terminal: str, stream: str) -> str | None:
@@ -133,7 +131,20 @@ class Catalog:
             with self.engine.connect() as conn:
                 return conn.execute(query).scalar()
 
-        return self._retry(run)
+        return self.retry(run)
+
+    def newest_capture_time(self, terminal: str, stream: str) -> datetime | None:
+        """Capture time (UTC) of the stream's newest capture: one index probe."""
+        query = select(func.max(CaptureRow.captured_at)).where(
+            CaptureRow.terminal == terminal, CaptureRow.stream == stream
+        )
+
+        def run() -> datetime | None:
+            with self.engine.connect() as conn:
+                value = conn.execute(query).scalar()
+                return as_utc(value) if value is not None else None
+
+        return self.retry(run)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -166,7 +177,7 @@ class Catalog:
                 with self.engine.begin() as conn:
                     conn.execute(statement, batch)
 
-            self._retry(run)
+            self.retry(run)
         return len(rows)
 
     @staticmethod
@@ -185,6 +196,36 @@ class Catalog:
             "downloaded_at": _to_db(datetime.fromisoformat(record.downloaded_at)),
         }
 
+    def oldest_before(
+        self, terminal: str, before: datetime, limit: int
+    ) -> list[tuple[int, str, int]]:
+        """(id, path, bytes) of the oldest captures taken before `before`, oldest first."""
+        query = (
+            select(CaptureRow.id, CaptureRow.path, CaptureRow.bytes)
+            .where(CaptureRow.terminal == terminal, CaptureRow.captured_at < _to_db(before))
+            .order_by(CaptureRow.captured_at, CaptureRow.id)
+            .limit(limit)
+        )
+
+        def run() -> list[tuple[int, str, int]]:
+            with self.engine.connect() as conn:
+                return [(int(i), str(p), int(b)) for i, p, b in conn.execute(query)]
+
+        return self.retry(run)
+
+    def count_before(self, terminal: str, before: datetime) -> tuple[int, int]:
+        """(captures, bytes) taken before `before`."""
+        query = select(func.count(), func.coalesce(func.sum(CaptureRow.bytes), 0)).where(
+            CaptureRow.terminal == terminal, CaptureRow.captured_at < _to_db(before)
+        )
+
+        def run() -> tuple[int, int]:
+            with self.engine.connect() as conn:
+                count, size = conn.execute(query).one()
+                return int(count), int(size)
+
+        return self.retry(run)
+
     def delete_ids(self, ids: Sequence[int]) -> int:
         deleted = 0
         for start in range(0, len(ids), 500):
@@ -194,7 +235,7 @@ class Catalog:
                 with self.engine.begin() as conn:
                     return conn.execute(delete(CaptureRow).where(CaptureRow.id.in_(chunk))).rowcount
 
-            deleted += self._retry(run)
+            deleted += self.retry(run)
         return deleted
 
     # -- reports ---------------------------------------------------------------------------
@@ -239,4 +280,15 @@ class Catalog:
                     }
                 return result
 
-        return self._retry(run)
+        return self.retry(run)
+
+
+def open_catalog(url: str, max_retries: int, retry_base: float) -> tuple[Catalog | None, str]:
+    """A migrated catalog, or (None, why) when it cannot be reached: callers carry on without."""
+    catalog = Catalog(url, max_retries, retry_base)
+    try:
+        catalog.upgrade()
+    except CatalogUnavailable as exc:
+        catalog.close()
+        return None, str(exc)
+    return catalog, ""

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from dogcli.captures import FULL, Capture
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.cdn import CdnClient, DownloadFailed
 from dogcli.errors import CatalogUnavailable, DiscoveryError, StorageError
 from dogcli.settings import Settings
@@ -61,6 +61,8 @@ class Summary:
     failures: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # run-level problems (catalog, disk)
     catalog_down: bool = False
+    pages: int = 0
+    pages_failed: int = 0
 
     @property
     def downloaded(self) -> int:
@@ -69,6 +71,22 @@ class Summary:
     @property
     def ok(self) -> bool:
         return not self.failed and not self.errors
+
+    @property
+    def outcome(self) -> str:
+        """ok; failed when no page could be read at all; partial otherwise."""
+        if self.ok:
+            return "ok"
+        if self.pages and self.pages_failed == self.pages:
+            return "failed"
+        return "partial"
+
+    def record(self, run: Any) -> None:
+        """Copy the counts into a run-journal entry."""
+        run.found, run.new, run.failed, run.bytes = self.found, self.new, self.failed, self.bytes
+        run.outcome = self.outcome
+        problems = self.errors + [f"failed: {f}" for f in self.failures[:3]]
+        run.error = "; ".join(problems)
 
     def line(self) -> str:
         parts = [
@@ -107,23 +125,32 @@ class Collector:
         self.storage = Storage(settings.data_dir)
         self.summary = Summary()
         self.catalog: Catalog | None = None
+        self._owns_catalog = False
         self._buffer: list[StoredFile] = []
         self._replace: list[StoredFile] = []
 
     # -- catalog access that survives an outage ----------------------------------------------
 
     def open_catalog(self) -> Catalog | None:
-        catalog = Catalog(
+        catalog, error = open_catalog(
             self.settings.effective_database_url, self.settings.max_retries, self.retry_base
         )
-        try:
-            catalog.upgrade()
-        except CatalogUnavailable as exc:
-            catalog.close()
-            self._catalog_failed(str(exc))
-            return None
-        self.catalog = catalog
+        self.use_catalog(catalog, error)
+        self._owns_catalog = True
         return catalog
+
+    def attach(self, catalog: Catalog | None, catalog_error: str) -> Catalog | None:
+        """Use the caller's catalog (or its reason for having none); else open one."""
+        if catalog is not None or catalog_error:
+            self.use_catalog(catalog, catalog_error)
+            return catalog
+        return self.open_catalog()
+
+    def use_catalog(self, catalog: Catalog | None, error: str = "") -> None:
+        """Work with a catalog opened by the caller; None with the reason it is unreachable."""
+        self.catalog = catalog
+        if catalog is None:
+            self._catalog_failed(error or "catalog unavailable")
 
     def _catalog_failed(self, message: str) -> None:
         if not self.summary.catalog_down:
@@ -242,9 +269,11 @@ class Collector:
                 try:
                     for stream, day in plan:
                         pending = self._drain(pending, block=False)
+                        self.summary.pages += 1
                         try:
                             found = site.discover(stream, day)
                         except DiscoveryError as exc:
+                            self.summary.pages_failed += 1
                             self.summary.failed += 1
                             self.summary.failures.append(f"page {exc}")
                             self.reporter.note(f"could not read the page for {exc}")
@@ -315,7 +344,7 @@ class Collector:
         return record, replace
 
     def close(self) -> None:
-        if self.catalog is not None:
+        if self.catalog is not None and self._owns_catalog:
             self.catalog.close()
 
 

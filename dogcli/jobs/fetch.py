@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 
+from dogcli.catalog.store import Catalog
 from dogcli.errors import UsageError
 from dogcli.jobs.collect import Collector, Reporter, Summary, days_between, fetch_plan, site_today
 from dogcli.settings import Settings
@@ -47,14 +49,17 @@ def run_fetch(
     max_days: int = 2,
     reporter: Reporter | None = None,
     now: datetime | None = None,
+    catalog: Catalog | None = None,
+    catalog_error: str = "",
 ) -> Summary:
+    """Fetch the newest days; pass an open catalog (or why there is none) or let it open one."""
     chosen = check_streams(settings, streams)
     if max_days < 1:
         raise UsageError("--max-days must be at least 1")
     settings.browser_paths()  # a missing browser is a usage error, found before any work
     collector = Collector(settings, reporter)
     try:
-        catalog = collector.open_catalog()
+        catalog = collector.attach(catalog, catalog_error)
         plan, notes = fetch_plan(settings, catalog, chosen, max_days, now)
         for note in notes:
             collector.reporter.note(note)
@@ -69,16 +74,58 @@ def run_backfill(
     last: date,
     streams: Sequence[str] = (),
     reporter: Reporter | None = None,
+    catalog: Catalog | None = None,
+    catalog_error: str = "",
 ) -> Summary:
     chosen = check_streams(settings, streams)
     plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
     settings.browser_paths()
     collector = Collector(settings, reporter)
     try:
-        collector.open_catalog()
+        collector.attach(catalog, catalog_error)
         return collector.run(plan)
     finally:
         collector.close()
 
 
 __all__ = ["parse_range", "run_backfill", "run_fetch", "site_today"]
+
+
+def fetch_command(
+    settings: Settings,
+    streams: Sequence[str] = (),
+    max_days: int = 2,
+    reporter: Reporter | None = None,
+    wait: float = 0.0,
+    metrics_file: Path | None = None,
+) -> Summary:
+    """fetch as the CLI and the timer run it: locked, journaled, alerting, with metrics."""
+    from dogcli.jobs.runner import recorded_run
+
+    chosen = check_streams(settings, streams)
+    settings.browser_paths()
+    with recorded_run(settings, "fetch", chosen, wait, metrics_file) as ctx:
+        summary = run_fetch(settings, chosen, max_days, reporter,
+                            catalog=ctx.catalog, catalog_error=ctx.catalog_error)  # fmt: skip
+        summary.record(ctx.run)
+    return summary
+
+
+def backfill_command(
+    settings: Settings,
+    first: date,
+    last: date,
+    streams: Sequence[str] = (),
+    reporter: Reporter | None = None,
+    wait: float = 0.0,
+    metrics_file: Path | None = None,
+) -> Summary:
+    from dogcli.jobs.runner import recorded_run
+
+    chosen = check_streams(settings, streams)
+    settings.browser_paths()
+    with recorded_run(settings, "backfill", chosen, wait, metrics_file) as ctx:
+        summary = run_backfill(settings, first, last, chosen, reporter,
+                               catalog=ctx.catalog, catalog_error=ctx.catalog_error)  # fmt: skip
+        summary.record(ctx.run)
+    return summary

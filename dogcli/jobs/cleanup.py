@@ -1,0 +1,212 @@
+"""Retention: delete captures older than N days, files and rows together.
+
+Order per batch: files first, then rows. A crash in between leaves rows whose files are gone,
+all older than the cutoff, which the next cleanup selects again and finishes; no capture
+inside the retention is ever touched. A final sweep removes files of expired days that have
+no row (left by an older crash or copied in by hand) and the emptied day folders.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+from dogcli.catalog.store import Catalog
+from dogcli.errors import UsageError
+from dogcli.settings import Settings
+from dogcli.storage import Storage
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+
+
+@dataclass
+class CleanupResult:
+    cutoff: date  # captures of days before this one (site time) are expired
+    dry_run: bool
+    deleted: int = 0
+    bytes: int = 0
+    orphans: int = 0  # expired files that had no row
+    folders: int = 0
+    disk_percent_before: float | None = None
+    disk_percent_after: float | None = None
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def line(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        text = f"{verb} {self.deleted} captures ({_mib(self.bytes)}) from before {self.cutoff}"
+        if self.orphans:
+            text += f", {self.orphans} uncataloged files"
+        if self.disk_percent_after is not None:
+            text += f"; disk {self.disk_percent_before:.1f}% -> {self.disk_percent_after:.1f}%"
+        return f"{text}, {self.seconds:.1f}s"
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB"
+
+
+def disk_percent(path: Path) -> float:
+    usage = shutil.disk_usage(path)
+    return 100.0 * usage.used / usage.total if usage.total else 0.0
+
+
+def check_options(
+    settings: Settings, retention_days: int | None, max_disk_percent: float | None
+) -> int:
+    days = settings.retention_days if retention_days is None else retention_days
+    if days < 1:
+        raise UsageError("--retention-days must be at least 1")
+    if max_disk_percent is not None and not 1 <= max_disk_percent <= 100:
+        raise UsageError("--max-disk-percent must be between 1 and 100")
+    return days
+
+
+def run_cleanup(
+    settings: Settings,
+    catalog: Catalog,
+    retention_days: int | None = None,
+    dry_run: bool = False,
+    max_disk_percent: float | None = None,
+    now: datetime | None = None,
+    disk_usage: Callable[[Path], float] = disk_percent,
+) -> CleanupResult:
+    days = check_options(settings, retention_days, max_disk_percent)
+    started = time.monotonic()
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    today = now.astimezone(settings.tz).date()
+    cutoff_day = today - timedelta(days=days)
+    cutoff = datetime.combine(cutoff_day, dtime(0), tzinfo=settings.tz)
+    storage = Storage(settings.data_dir)
+    result = CleanupResult(cutoff=cutoff_day, dry_run=dry_run)
+    terminal = settings.terminal
+
+    if dry_run:
+        result.deleted, result.bytes = catalog.count_before(terminal, cutoff)
+        files = len(_expired_files(storage, terminal, cutoff_day))
+        result.orphans = max(0, files - result.deleted)
+    else:
+        _delete_before(catalog, storage, terminal, cutoff, result)
+        result.orphans, result.folders = _sweep(storage, terminal, cutoff_day)
+
+    if max_disk_percent is not None and settings.data_dir.exists():
+        result.disk_percent_before = disk_usage(settings.data_dir)
+        result.disk_percent_after = result.disk_percent_before
+        if not dry_run and result.disk_percent_before > max_disk_percent:
+            # Oldest first, never the last 24 hours: those are what the monitors watch.
+            floor = now - timedelta(hours=24)
+            while disk_usage(settings.data_dir) > max_disk_percent:
+                if not _delete_batch(catalog, storage, terminal, floor, result, limit=200):
+                    log.warning(
+                        "disk still above %.0f%% with only the last 24 hours left", max_disk_percent
+                    )
+                    break
+            result.disk_percent_after = disk_usage(settings.data_dir)
+            _sweep_empty(storage, terminal)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _delete_before(
+    catalog: Catalog, storage: Storage, terminal: str, before: datetime, result: CleanupResult
+) -> None:
+    while _delete_batch(catalog, storage, terminal, before, result, BATCH):
+        pass
+
+
+def _delete_batch(
+    catalog: Catalog,
+    storage: Storage,
+    terminal: str,
+    before: datetime,
+    result: CleanupResult,
+    limit: int,
+) -> bool:
+    rows = catalog.oldest_before(terminal, before, limit)
+    if not rows:
+        return False
+    for _id, path, _size in rows:
+        storage.delete(path)
+    catalog.delete_ids([row_id for row_id, _p, _s in rows])
+    result.deleted += len(rows)
+    result.bytes += sum(size for _i, _p, size in rows)
+    return True
+
+
+def _day_folders(storage: Storage, terminal: str) -> list[tuple[date, Path]]:
+    base = storage.root / "images" / terminal
+    out: list[tuple[date, Path]] = []
+    if not base.is_dir():
+        return out
+    for stream_dir in base.iterdir():
+        if not stream_dir.is_dir():
+            continue
+        for day_dir in stream_dir.iterdir():
+            try:
+                out.append((date.fromisoformat(day_dir.name), day_dir))
+            except ValueError:
+                continue
+    return out
+
+
+def _expired_files(storage: Storage, terminal: str, cutoff_day: date) -> list[Path]:
+    files: list[Path] = []
+    for day, folder in _day_folders(storage, terminal):
+        if day < cutoff_day:
+            files.extend(p for p in folder.iterdir() if p.is_file())
+    return files
+
+
+def _sweep(storage: Storage, terminal: str, cutoff_day: date) -> tuple[int, int]:
+    orphans = 0
+    for path in _expired_files(storage, terminal, cutoff_day):
+        try:
+            path.unlink()
+            orphans += 1
+        except FileNotFoundError:
+            pass
+    return orphans, _sweep_empty(storage, terminal)
+
+
+def _sweep_empty(storage: Storage, terminal: str) -> int:
+    removed = 0
+    for _day, folder in _day_folders(storage, terminal):
+        try:
+            os.rmdir(folder)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def cleanup_command(
+    settings: Settings,
+    retention_days: int | None = None,
+    dry_run: bool = False,
+    max_disk_percent: float | None = None,
+    wait: float = 0.0,
+    metrics_file: Path | None = None,
+) -> CleanupResult:
+    """cleanup as the CLI and the timer run it: locked, journaled, with metrics."""
+    from dogcli.jobs.runner import recorded_run
+
+    check_options(settings, retention_days, max_disk_percent)
+    with recorded_run(settings, "cleanup", settings.streams, wait, metrics_file,
+                      needs_catalog=True) as ctx:  # fmt: skip
+        assert ctx.catalog is not None
+        result = run_cleanup(settings, ctx.catalog, retention_days, dry_run, max_disk_percent)
+        ctx.run.deleted, ctx.run.bytes = (0, 0) if dry_run else (result.deleted, result.bytes)
+        ctx.run.outcome = "ok"
+    return result

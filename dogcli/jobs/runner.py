@@ -1,0 +1,125 @@
+"""What every fetch, backfill and cleanup shares: the catalog, the lock, the run journal,
+alerts on a change of state and the metrics file."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dogcli.catalog.runs import Run, RunJournal
+from dogcli.catalog.store import Catalog, open_catalog
+from dogcli.errors import CatalogUnavailable, DogcliError
+from dogcli.lock import LockBusy, archive_lock
+from dogcli.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """Handed to a job: the catalog (None when unreachable, with the reason) and the run."""
+
+    catalog: Catalog | None
+    catalog_error: str
+    run: Run
+
+
+def _quietly(what: str, action: Callable[[], Any]) -> Any:
+    """Journal and metrics are bookkeeping: their failure never fails the run."""
+    try:
+        return action()
+    except (CatalogUnavailable, DogcliError, OSError) as exc:
+        log.warning("%s: %s", what, exc)
+        return None
+
+
+@contextmanager
+def recorded_run(
+    settings: Settings,
+    command: str,
+    streams: Sequence[str] = (),
+    wait: float = 0.0,
+    metrics_file: Path | None = None,
+    needs_catalog: bool = False,
+) -> Iterator[Context]:
+    """Open the catalog, take the archive lock, journal the run, and afterwards alert and
+    write metrics. The body fills ctx.run (counts, outcome) from its result."""
+    catalog, error = open_catalog(
+        settings.effective_database_url, settings.max_retries, settings.retry_base
+    )
+    if catalog is None and needs_catalog:
+        raise CatalogUnavailable(error)
+    run = Run(command=command, streams=list(streams))
+    journal = RunJournal(catalog) if catalog is not None else None
+    try:
+        with _locked(settings, catalog, wait, run, journal):
+            if journal:
+                _quietly("run journal", lambda: journal.start(run))
+            try:
+                yield Context(catalog, error, run)
+            except BaseException as exc:
+                run.outcome = "failed"
+                if isinstance(exc, DogcliError):
+                    run.error = str(exc)
+                else:
+                    run.error = "interrupted" if isinstance(exc, KeyboardInterrupt) else repr(exc)
+                raise
+            finally:
+                run.finished_at = datetime.now(UTC)
+                if journal:
+                    _quietly("run journal", lambda: journal.finish(run))
+    finally:
+        _after(settings, run, catalog, metrics_file)
+        if catalog is not None:
+            catalog.close()
+
+
+@contextmanager
+def _locked(
+    settings: Settings, catalog: Catalog | None, wait: float, run: Run, journal: RunJournal | None
+) -> Iterator[None]:
+    """The archive lock; a refused lock is journaled as a skipped run and raised (exit 75)."""
+    try:
+        lock = archive_lock(settings.data_dir, catalog, wait)
+        lock.__enter__()
+    except LockBusy as exc:
+        run.outcome, run.error, run.finished_at = "skipped", str(exc), datetime.now(UTC)
+        if journal:
+            _quietly("run journal", lambda: journal.finish(run))
+        raise
+    except (CatalogUnavailable, OSError) as exc:
+        raise DogcliError(f"cannot take the archive lock: {exc}") from None
+    except Exception as exc:  # PostgreSQL went away: this host's lock still guards the disk
+        log.warning("advisory lock unavailable (%s); using the data dir lock", exc)
+        lock = archive_lock(settings.data_dir, None, wait)
+        lock.__enter__()
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _after(
+    settings: Settings, run: Run, catalog: Catalog | None, metrics_file: Path | None
+) -> None:
+    from dogcli.alerts import notify_change
+
+    if run.command == "fetch" and run.outcome not in ("skipped", "running"):
+        body = (
+            f"{run.command} on {run.host}: {run.outcome}; found {run.found}, new {run.new}, "
+            f"failed {run.failed}" + (f"\n{run.error}" if run.error else "")
+        )
+        _quietly("alert", lambda: notify_change(
+            settings.alert_urls, settings.data_dir, "fetch", run.outcome == "failed",
+            "fetch failed" if run.outcome == "failed" else "fetch", body,
+        ))  # fmt: skip
+    path = metrics_file or settings.metrics_file
+    if path is not None and catalog is not None:
+        from dogcli.reports.metrics import render, write_metrics
+
+        _quietly("metrics file", lambda: write_metrics(path, render(settings, catalog)))

@@ -1,0 +1,200 @@
+"""dogcli health: is the archive current and the machine healthy? Monitoring-plugin exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dogcli.errors import CatalogUnavailable, DogcliError
+from dogcli.jobs.cleanup import disk_percent
+from dogcli.redact import redact_url
+from dogcli.settings import Settings
+
+OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
+EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
+# Worst first wins: a critical check outranks a check that could not tell.
+SEVERITY = {OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3}
+HEALTH_FILE = ".health"
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    message: str
+    value: float | None = None
+
+
+@dataclass
+class HealthReport:
+    generated_at: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.checks:
+            return UNKNOWN
+        return max((c.status for c in self.checks), key=SEVERITY.__getitem__)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "generated_at": self.generated_at,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def _grade(value: float, warn: float, crit: float) -> str:
+    return CRITICAL if value > crit else WARNING if value > warn else OK
+
+
+def _age(minutes: float) -> str:
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+def run_health(
+    settings: Settings,
+    now: datetime | None = None,
+    disk_usage: Callable[[Path], float] = disk_percent,
+) -> HealthReport:
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    report = HealthReport(generated_at=now.isoformat().replace("+00:00", "Z"))
+    checks = report.checks
+    checks.extend(_catalog_checks(settings, now))
+    checks.append(_data_dir_check(settings.data_dir))
+    checks.append(_disk_check(settings, disk_usage))
+    return report
+
+
+def _data_dir_check(data_dir: Path) -> Check:
+    if not data_dir.is_dir():
+        return Check("data_dir", CRITICAL, f"{data_dir} does not exist")
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        return Check("data_dir", CRITICAL, f"{data_dir} is not writable")
+    return Check("data_dir", OK, f"{data_dir} is writable")
+
+
+def _disk_check(settings: Settings, disk_usage: Callable[[Path], float]) -> Check:
+    path = settings.data_dir if settings.data_dir.exists() else settings.data_dir.parent
+    try:
+        percent = disk_usage(path)
+    except OSError as exc:
+        return Check("disk", UNKNOWN, f"cannot read disk usage of {path}: {exc.strerror}")
+    status = _grade(percent, settings.disk_warn_percent, settings.disk_crit_percent)
+    return Check("disk", status, f"{percent:.1f}% used", round(percent, 2))
+
+
+def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
+    from dogcli.catalog.runs import RunJournal
+    from dogcli.catalog.store import Catalog
+
+    try:
+        catalog = Catalog(settings.effective_database_url, min(settings.max_retries, 1),
+                          settings.retry_base)  # fmt: skip
+    except DogcliError as exc:
+        return [Check("catalog", CRITICAL, str(exc))]
+    checks: list[Check] = []
+    try:
+        try:
+            current, head = catalog.schema_status()
+        except CatalogUnavailable as exc:
+            return [Check("catalog", CRITICAL, str(exc))]
+        if current != head:
+            checks.append(Check(
+                "catalog", WARNING,
+                f"schema at {current or 'nothing'}, newest is {head} (run: dogcli db upgrade)",
+            ))  # fmt: skip
+            return checks
+        checks.append(Check("catalog", OK, f"reachable, schema at {head}"))
+        journal = RunJournal(catalog)
+        for stream in settings.streams:
+            newest = catalog.newest_capture_time(settings.terminal, stream)
+            checks.append(_staleness(settings, f"{stream}.newest_capture", newest, now,
+                                     "newest capture"))  # fmt: skip
+            success = journal.last_success("fetch", stream)
+            checks.append(_staleness(settings, f"{stream}.last_fetch", success, now,
+                                     "last successful fetch"))  # fmt: skip
+        last = journal.last_by_command(["fetch"]).get("fetch")
+        if last is None:
+            checks.append(Check("last_fetch_run", UNKNOWN, "no fetch has run yet"))
+        else:
+            status = {"ok": OK, "partial": WARNING, "failed": CRITICAL}.get(last.outcome, WARNING)
+            detail = f"{last.outcome} at {last.started_at:%Y-%m-%d %H:%M}Z"
+            if last.error:
+                detail += f": {last.error}"
+            checks.append(Check("last_fetch_run", status, detail))
+    except CatalogUnavailable as exc:
+        checks.append(Check("catalog", CRITICAL, str(exc)))
+    finally:
+        catalog.close()
+    return checks
+
+
+def _staleness(
+    settings: Settings, name: str, moment: datetime | None, now: datetime, what: str
+) -> Check:
+    if moment is None:
+        return Check(name, UNKNOWN, f"no {what} yet")
+    minutes = max(0.0, (now - moment).total_seconds() / 60)
+    status = _grade(minutes, settings.stale_warn_minutes, settings.stale_crit_minutes)
+    return Check(name, status, f"{what} {_age(minutes)} ago", round(minutes, 1))
+
+
+def write_health_file(settings: Settings, report: HealthReport) -> Path | None:
+    """The same JSON, atomically, for monitors that read a file; skipped if the dir is gone."""
+    from dogcli.storage import write_file_atomic
+
+    path = settings.data_dir / HEALTH_FILE
+    if not settings.data_dir.is_dir():
+        return None
+    text = redact_url(json.dumps(report.as_json(), indent=2)) + "\n"
+    write_file_atomic(path, text.encode())
+    return path
+
+
+def health_command(settings: Settings, now: datetime | None = None) -> HealthReport:
+    """health as the CLI runs it: report, .health file, alert on a change, metrics."""
+    import logging
+
+    from dogcli.alerts import notify_change
+
+    log = logging.getLogger(__name__)
+    report = run_health(settings, now)
+    try:
+        write_health_file(settings, report)
+    except DogcliError as exc:
+        log.warning("cannot write %s: %s", settings.data_dir / HEALTH_FILE, exc)
+    bad = [c for c in report.checks if c.status == CRITICAL]
+    body = "\n".join(f"{c.name}: {c.status}: {c.message}" for c in (bad or report.checks))
+    notify_change(settings.alert_urls, settings.data_dir, "health", bool(bad),
+                  "health critical", body)  # fmt: skip
+    if settings.metrics_file is not None:
+        _write_metrics(settings, report)
+    return report
+
+
+def _write_metrics(settings: Settings, report: HealthReport) -> None:
+    import logging
+
+    from dogcli.catalog.store import Catalog
+    from dogcli.reports.metrics import render, write_metrics
+
+    assert settings.metrics_file is not None
+    try:
+        with Catalog(settings.effective_database_url, 0, settings.retry_base) as catalog:
+            write_metrics(settings.metrics_file, render(settings, catalog, report.exit_code))
+    except (DogcliError, OSError) as exc:
+        logging.getLogger(__name__).warning("cannot write metrics: %s", exc)
