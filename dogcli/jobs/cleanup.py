@@ -58,9 +58,20 @@ def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
 
 
-def disk_percent(path: Path) -> float:
+def disk_used(path: Path) -> tuple[int, int]:
+    """(used, total) bytes of the file system holding path."""
     usage = shutil.disk_usage(path)
-    return 100.0 * usage.used / usage.total if usage.total else 0.0
+    return usage.used, usage.total
+
+
+def disk_percent(path: Path) -> float:
+    used, total = disk_used(path)
+    return 100.0 * used / total if total else 0.0
+
+
+def _percent(usage: tuple[int, int]) -> float:
+    used, total = usage
+    return 100.0 * used / total if total else 0.0
 
 
 def check_options(
@@ -81,7 +92,7 @@ def run_cleanup(
     dry_run: bool = False,
     max_disk_percent: float | None = None,
     now: datetime | None = None,
-    disk_usage: Callable[[Path], float] = disk_percent,
+    disk_usage: Callable[[Path], tuple[int, int]] = disk_used,
 ) -> CleanupResult:
     days = check_options(settings, retention_days, max_disk_percent)
     started = time.monotonic()
@@ -102,21 +113,51 @@ def run_cleanup(
         result.orphans, result.folders = _sweep(storage, terminal, cutoff_day)
 
     if max_disk_percent is not None and settings.data_dir.exists():
-        result.disk_percent_before = disk_usage(settings.data_dir)
-        result.disk_percent_after = result.disk_percent_before
-        if not dry_run and result.disk_percent_before > max_disk_percent:
-            # Oldest first, never the last 24 hours: those are what the monitors watch.
-            floor = now - timedelta(hours=24)
-            while disk_usage(settings.data_dir) > max_disk_percent:
-                if not _delete_batch(catalog, storage, terminal, floor, result, limit=200):
-                    log.warning(
-                        "disk still above %.0f%% with only the last 24 hours left", max_disk_percent
-                    )
-                    break
-            result.disk_percent_after = disk_usage(settings.data_dir)
-            _sweep_empty(storage, terminal)
+        _free_disk(catalog, storage, terminal, settings.data_dir, max_disk_percent, now,
+                   disk_usage, result)  # fmt: skip
     result.seconds = time.monotonic() - started
     return result
+
+
+def _free_disk(
+    catalog: Catalog,
+    storage: Storage,
+    terminal: str,
+    data_dir: Path,
+    max_percent: float,
+    now: datetime,
+    disk_usage: Callable[[Path], tuple[int, int]],
+    result: CleanupResult,
+) -> None:
+    """Delete the oldest captures until the disk is at most max_percent full, never any of
+    the last 24 hours: those are what the monitors watch."""
+    usage = disk_usage(data_dir)
+    result.disk_percent_before = result.disk_percent_after = _percent(usage)
+    if result.dry_run:
+        return
+    floor = now - timedelta(hours=24)
+    while _percent(usage) > max_percent:
+        used, total = usage
+        need = used - int(max_percent / 100 * total)
+        rows = catalog.oldest_before(terminal, floor, 500)
+        chosen: list[tuple[int, str, int]] = []
+        freed = 0
+        for row in rows:  # oldest first, just enough of them
+            if freed >= need:
+                break
+            chosen.append(row)
+            freed += row[2]
+        if not chosen:
+            log.warning("disk still above %.0f%% with only the last 24 hours left", max_percent)
+            break
+        for _id, path, _size in chosen:
+            storage.delete(path)
+        catalog.delete_ids([row_id for row_id, _p, _s in chosen])
+        result.deleted += len(chosen)
+        result.bytes += freed
+        usage = disk_usage(data_dir)
+    result.disk_percent_after = _percent(usage)
+    _sweep_empty(storage, terminal)
 
 
 def _delete_before(
