@@ -168,6 +168,11 @@ class Browser:
         driver.execute_cdp_cmd(
             "Page.addScriptToEvaluateOnNewDocument", {"source": LOAD_OBSERVER_JS}
         )
+        # A request that hangs holds Chromium's HTTP cache lock on its URL for about 20 s,
+        # so a retry (a reloaded page asking the API the same URL) would stall behind it.
+        # Without the cache there is no lock; nothing here is ever fetched twice on purpose.
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
         return driver
 
     def close(self) -> None:
