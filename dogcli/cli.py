@@ -279,6 +279,33 @@ def stats(
         state.console.stats_table(report)
 
 
+@app.command()
+def verify(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Download, catalog and tidy what is wrong.")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only days from YYYY-MM-DD (site time) on.")
+    ] = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Compare sha256, not only sizes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    wait: WaitOpt = 0.0,
+) -> None:
+    """Compare catalog and disk; exit 1 when something is wrong (or could not be repaired)."""
+    from dogcli.jobs.verify import parse_since, verify_command
+
+    state = _state(ctx)
+    settings = state.settings()
+    report = verify_command(settings, repair, parse_since(since), deep, wait)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        for line in report.lines():
+            state.console.summary(line)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the catalog or bring its schema to the newest revision."""

@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +60,52 @@ def write_file_atomic(target: Path, data: bytes, label: str | None = None) -> No
         if exc.errno == errno.ENOSPC:
             raise StorageError(f"disk full writing {label} in {target.parent}") from None
         raise StorageError(f"cannot write {label}: {exc.strerror}") from None
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append one line and fsync; on failure (a full disk) cut the file back to where it was,
+    so that a half-written line never swallows the next one."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # an earlier line was cut short
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def is_stale_temp(path: Path, now: float | None = None, max_age: float = 3600.0) -> bool:
+    """A temporary file (``.tmp-NAME.PID.TID``) whose writer is gone: its process no longer
+    exists, or it is older than max_age seconds (a writer on another host, or a reused pid)."""
+    try:
+        age = (now if now is not None else time.time()) - path.stat().st_mtime
+    except OSError:
+        return False
+    if age > max_age:
+        return True
+    parts = path.name.rsplit(".", 2)
+    try:
+        pid = int(parts[-2])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class Storage:
@@ -134,13 +181,10 @@ class Storage:
     # The pending journal: files placed on disk whose catalog row may not exist yet.
     # Appended before a file is renamed into place, replayed by the next run.
     def journal(self, record: StoredFile) -> None:
-        line = json.dumps(asdict(record), separators=(",", ":")) + "\n"
+        line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
         with self._pending_lock:
             try:
-                with self.pending_path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                _append_line(self.pending_path, line)
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
                     raise StorageError(f"disk full writing the journal in {self.root}") from None
@@ -161,6 +205,22 @@ class Storage:
     def clear_pending(self) -> None:
         with self._pending_lock, contextlib.suppress(FileNotFoundError):
             self.pending_path.unlink()
+
+    def sweep_temps(self, terminal: str, stream: str, day: str) -> int:
+        """Delete the temporary files that dead runs left in one day folder."""
+        folder = self.root / "images" / terminal / stream / day
+        removed = 0
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(TMP_PREFIX)]
+        except (FileNotFoundError, NotADirectoryError):
+            return 0
+        now = time.time()
+        for name in names:
+            if is_stale_temp(folder / name, now):
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / name).unlink()
+                    removed += 1
+        return removed
 
     def temp_files(self) -> Iterator[Path]:
         images = self.root / "images"

@@ -278,6 +278,9 @@ class Collector:
                             self.summary.failures.append(f"page {exc}")
                             self.reporter.note(f"could not read the page for {exc}")
                             continue
+                        swept = self.storage.sweep_temps(s.terminal, stream, f"{day:%Y-%m-%d}")
+                        if swept:  # left by a killed run; their captures are fetched below
+                            self.reporter.note(f"removed {swept} partial files of an earlier run")
                         skip, broken = self._had(stream, day)
                         todo = [f.capture for f in found if f.capture.site_ts not in skip]
                         self.summary.found += len(found)

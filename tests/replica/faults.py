@@ -14,6 +14,7 @@ request gets it). Kinds:
 
 API faults (the History JSON the page calls): ``"fail"`` (500), ``"hang"`` (no answer for
 ``Faults.hang_seconds`` or until the replica stops), ``"slow:S"``, ``"ok"``, and ``always:``.
+Page faults (the camera page's HTML document) take the same kinds.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Faults:
         self._by_capture: dict[tuple[str | None, datetime, str | None], _Queue] = {}
         self._wildcard: _Queue | None = None
         self._api: _Queue | None = None
+        self._page: _Queue | None = None
         self._flaky: tuple[float, tuple[Fault, ...], int] | None = None
         self._attempts: dict[str, int] = {}
         self.injected: list[tuple[str, str]] = []  # (path, fault name) of every fault served
@@ -140,8 +142,16 @@ class Faults:
         with self._lock:
             self._api = _Queue(kinds, API_KINDS)
 
+    def page(self, kinds: Sequence[str] | str) -> None:
+        """Plan the answers to successive camera page (HTML) requests."""
+        if isinstance(kinds, str):
+            kinds = [kinds]
+        with self._lock:
+            self._page = _Queue(kinds, API_KINDS)
+
     def clear(self) -> None:
         with self._lock:
+            self._page = None
             self._by_path.clear()
             self._by_capture.clear()
             self._wildcard = None
@@ -177,11 +187,22 @@ class Faults:
                     return self._record(path, kinds[h[4] % len(kinds)])
         return None
 
+    def attempts(self) -> dict[str, int]:
+        """How many times each CDN path was requested (by anyone) since the last clear()."""
+        with self._lock:
+            return dict(self._attempts)
+
     def next_api(self) -> Fault | None:
         with self._lock:
             if self._api is None:
                 return None
             return self._record("api", self._api.pop())
+
+    def next_page(self) -> Fault | None:
+        with self._lock:
+            if self._page is None:
+                return None
+            return self._record("page", self._page.pop())
 
     def _record(self, path: str, fault: Fault | None) -> Fault | None:
         if fault is not None and fault.kind != "ok":

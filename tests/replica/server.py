@@ -58,6 +58,7 @@ class RequestRecord:
     end: float = 0.0
     fault: str = ""
     conn: int = 0
+    agent: str = ""  # the User-Agent header: tells dogcli's downloads from the browser's
 
 
 class RequestLog:
@@ -174,6 +175,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._asset(path[len("/assets/") :], head)
             elif path == "/":
                 self._index(head)
+            elif self.rep.catch_all:
+                self._junk_jpeg(head)
             else:
                 self._not_found(head)
         except _Reset:
@@ -192,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
                 time.monotonic(),
                 self._fault_name,
                 self._conn_id,
+                self.headers.get("User-Agent", "") if self.headers else "",
             )
         )
 
@@ -259,7 +263,10 @@ class Handler(BaseHTTPRequestHandler):
             if self._cdn_fault(fault, head):
                 return
         if found is None:
-            self._not_found(head)
+            if rep.catch_all:
+                self._junk_jpeg(head)
+            else:
+                self._not_found(head)
             return
         assert stream is not None and ts is not None and variant is not None
         body = rep.image_bytes(stream, ts, variant)
@@ -275,6 +282,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         self._send(200, body, "image/jpeg", headers, head)
+
+    def _junk_jpeg(self, head: bool) -> None:
+        """``catch_all``: any unknown path answers with one small valid JPEG, so that a
+        hostile page's odd image URLs load in the browser and stay in its DOM."""
+        body = jpeg_bytes("junk", "junk", datetime(2000, 1, 1), "thumbnail")
+        self._send(200, body, "image/jpeg", head=head)
 
     def _cdn_fault(self, fault: Fault, head: bool) -> bool:
         """Serve ``fault``; True when the answer is complete, False to go on with "ok"."""
@@ -317,6 +330,19 @@ class Handler(BaseHTTPRequestHandler):
             self._not_found(head, b"<!DOCTYPE html><title>404</title><h1>404 Not Found</h1>")
             return
         assert stream is not None
+        fault = self.rep.faults.next_page()
+        if fault is not None and fault.kind != "ok":
+            self._fault_name = fault.name
+            if fault.kind == "hang":  # the document never finishes loading
+                self.rep._stop.wait(self.rep.faults.hang_seconds)
+                self.close_connection = True
+                self._record(0)
+                return
+            if fault.kind == "slow":
+                self.rep._stop.wait(fault.arg if fault.arg is not None else 5.0)
+            elif fault.kind == "fail":
+                self._send(500, b"500 Internal Server Error\n", "text/plain", head=head)
+                return
         body = self.rep.page_html(stream).encode()
         self._send(200, body, "text/html; charset=utf-8", {"Cache-Control": "no-cache"}, head)
 
@@ -386,6 +412,8 @@ class Handler(BaseHTTPRequestHandler):
             {"time": s.ts.strftime(TS_FORMAT), "url": rep.thumb_url(stream, s.ts)}
             for s in rep.dataset.captures(stream, day)
         ]
+        extra = rep.history_extra.get((stream, day), [])
+        images += [{"time": f"{day}T00:00:00", "url": url} for url in extra]
         payload = {"terminal": terminal, "stream": stream, "date": day.isoformat()}
         self._json(200, {**payload, "images": images}, head)
 
@@ -426,6 +454,10 @@ class Replica:
         self.live_count = live_count
         self.keepalive_timeout = keepalive_timeout
         self.lazy = lazy
+        # A hostile or broken page: image URLs appended to the History answer of a
+        # (stream, day), as given (any host, path or timestamp).
+        self.history_extra: dict[tuple[str, date], list[str]] = {}
+        self.catch_all = False  # unknown paths answer with a small JPEG instead of a 404
         self._now = now
         self.faults = Faults()
         self.requests = RequestLog()

@@ -1,0 +1,227 @@
+"""Helpers of the reliability suite: the real CLI as a subprocess, archive invariants, and the
+figures the suite measures (written to ``{pytest basetemp}/reliability.json`` and printed at the
+end of the session)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from dogcli.captures import capture_from_path
+from dogcli.storage import TMP_PREFIX, is_jpeg
+
+ROOT = Path(__file__).resolve().parent.parent
+_FIGURES: dict[str, Any] = {}
+_FIGURES_LOCK = threading.Lock()
+_figures_path: Path | None = None
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+def record(section: str, **values: Any) -> None:
+    """Merge measured numbers into the session's figures (and the JSON file)."""
+    with _FIGURES_LOCK:
+        _FIGURES.setdefault(section, {}).update(values)
+        if _figures_path is not None:
+            _figures_path.write_text(json.dumps(_FIGURES, indent=2, sort_keys=True, default=str))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reliability_figures(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    global _figures_path
+    _figures_path = tmp_path_factory.getbasetemp() / "reliability.json"
+    yield _FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for section, values in sorted(_FIGURES.items()):
+        terminalreporter.write_line(f"{section}: {json.dumps(values, sort_keys=True, default=str)}")
+    if _figures_path is not None:
+        terminalreporter.write_line(f"(also in {_figures_path})")
+
+
+# -- the CLI as a real process -------------------------------------------------------------------
+
+
+def cli_env(env: dict[str, str], **more: str) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if not k.startswith("DOGCLI_")}
+    out.update(env)
+    out.update(more)
+    out["PYTHONPATH"] = str(ROOT)
+    return out
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dogcli", *args]
+
+
+@dataclass
+class Proc:
+    code: int
+    out: str
+    err: str
+    max_rss_kib: int = 0
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None) -> Proc:
+    """Run dogcli in its own process group; its browser goes with it whatever happens."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            cli_command(*args), env=env, stdout=out, stderr=err, cwd=cwd, start_new_session=True
+        )
+        try:
+            rss = wait_rss(proc, timeout)
+        finally:
+            kill_group(proc)
+        out.seek(0)
+        err.seek(0)
+        return Proc(proc.returncode, out.read(), err.read(), rss)
+
+
+def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cli_command(*args),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def wait_rss(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """Wait for proc; its peak resident memory in KiB (from wait4, this process only)."""
+    done = threading.Event()
+    timer = threading.Timer(timeout, lambda: done.is_set() or kill_group(proc))
+    timer.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        done.set()
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return int(usage.ru_maxrss)
+
+
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL the process group we started (dogcli, chromedriver, Chromium)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# -- the archive --------------------------------------------------------------------------------
+
+
+def expected_bytes(replica: Any, streams: tuple[str, ...], days: list[date]) -> dict[str, bytes]:
+    """relative path -> the bytes a perfect client keeps, for every capture of those days."""
+    out: dict[str, bytes] = {}
+    for stream in streams:
+        for day in days:
+            for ts, _variant, data in replica.expected(stream, day):
+                compact = ts.replace("-", "").replace(":", "")
+                out[f"images/apm/{stream}/{day}/{stream}_{compact}.jpg"] = data
+    return out
+
+
+def rows_of(url: str) -> dict[str, tuple[int, str]]:
+    """path -> (bytes, sha256) of every catalog row; fails on duplicate identities."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("select stream, site_ts, path, bytes, sha256 from captures")
+            ).all()
+    finally:
+        engine.dispose()
+    identities = [(r[0], r[1]) for r in rows]
+    assert len(identities) == len(set(identities)), "duplicate catalog rows"
+    return {r[2]: (int(r[3]), r[4]) for r in rows}
+
+
+def has_captures_table(url: str) -> bool:
+    """False before the first migration (a run killed at its very start)."""
+    engine = create_engine(url)
+    try:
+        return inspect(engine).has_table("captures")
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class ArchiveState:
+    files: dict[str, bytes] = field(default_factory=dict)  # final image files
+    temps: list[str] = field(default_factory=list)  # temporary leftovers
+    rows: dict[str, tuple[int, str]] = field(default_factory=dict)
+    journaled: set[str] = field(default_factory=set)  # paths named in .pending.jsonl
+
+    @property
+    def uncataloged(self) -> set[str]:
+        return set(self.files) - set(self.rows)
+
+    @property
+    def journaled_not_placed(self) -> set[str]:
+        return self.journaled - set(self.files)
+
+
+def archive_state(data_dir: Path, db_url: str | None = None) -> ArchiveState:
+    state = ArchiveState()
+    images = data_dir / "images"
+    if images.is_dir():
+        for path in sorted(images.rglob("*")):
+            if not path.is_file():
+                continue
+            rel = path.relative_to(data_dir).as_posix()
+            if path.name.startswith(TMP_PREFIX):
+                state.temps.append(rel)
+            else:
+                state.files[rel] = path.read_bytes()
+    url = db_url or f"sqlite:///{data_dir / 'dogcli.db'}"
+    if (db_url or (data_dir / "dogcli.db").exists()) and has_captures_table(url):
+        state.rows = rows_of(url)
+    pending = data_dir / ".pending.jsonl"
+    if pending.exists():
+        for line in pending.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                state.journaled.add(json.loads(line)["path"])
+    return state
+
+
+def assert_sound(state: ArchiveState, expected: dict[str, bytes]) -> None:
+    """The invariants that hold at every moment, even right after a SIGKILL: every image file
+    is complete and equal to what the CDN serves, and every row has its file, size and hash."""
+    for rel, data in state.files.items():
+        assert rel in expected, f"unexpected file {rel}"
+        assert is_jpeg(data), f"{rel} is not a complete JPEG"
+        assert data == expected[rel], f"{rel} differs from the CDN's bytes"
+        stream = rel.split("/")[2]
+        assert capture_from_path("apm", stream, rel.rsplit("/", 1)[-1]) is not None
+    for rel, (size, sha) in state.rows.items():
+        assert rel in state.files, f"catalog row without its file: {rel}"
+        data = state.files[rel]
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (size, sha), rel
+
+
+def assert_complete(state: ArchiveState, expected: dict[str, bytes]) -> None:
+    """Everything stored, cataloged, nothing left over."""
+    assert_sound(state, expected)
+    assert sorted(state.files) == sorted(expected)
+    assert sorted(state.rows) == sorted(expected)
+    assert state.temps == []
