@@ -66,5 +66,40 @@ demo: system-deps $(STAMP)
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# systemd deployment (systemd/): dogcli in a virtualenv at /opt/dogcli made with Debian's
+# Python (the dogcli user must be able to run it: no pyenv under /root), /usr/local/bin/dogcli
+# (the units' ExecStart), user dogcli, the units, /etc/dogcli/dogcli.env from the example if
+# absent, timers enabled. Without systemd as PID 1, or with DRY_RUN=1, it only prints the steps.
+OPT_DIR := /opt/dogcli
+SYSTEM_PY ?= /usr/bin/python3
+UNIT_DIR := /etc/systemd/system
+UNITS := $(addprefix systemd/,dogcli-fetch.service dogcli-fetch.timer dogcli-cleanup.service dogcli-cleanup.timer)
+
+install-systemd:
+	@set -e; \
+	if [ -d /run/systemd/system ] && [ -z "$(DRY_RUN)" ]; then run() { echo "+ $$*"; "$$@"; }; \
+	else echo "systemd is not running here (or DRY_RUN is set); make install-systemd would run:"; \
+	  run() { echo "  $$*"; }; fi; \
+	missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	$(SYSTEM_PY) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  run $(SUDO) apt-get update -qq; \
+	  run $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi; \
+	run $(SUDO) $(SYSTEM_PY) -m venv $(OPT_DIR); \
+	run $(SUDO) $(OPT_DIR)/bin/pip install --quiet --upgrade pip; \
+	run $(SUDO) $(OPT_DIR)/bin/pip install --quiet --upgrade .; \
+	run $(SUDO) ln -sfn $(OPT_DIR)/bin/dogcli /usr/local/bin/dogcli; \
+	run $(SUDO) install -D -m 0644 systemd/dogcli.sysusers /etc/sysusers.d/dogcli.conf; \
+	run $(SUDO) systemd-sysusers /etc/sysusers.d/dogcli.conf; \
+	run $(SUDO) install -m 0644 $(UNITS) $(UNIT_DIR)/; \
+	run $(SUDO) install -d -m 0755 /etc/dogcli; \
+	if [ -e /etc/dogcli/dogcli.env ]; then echo "  keeping the existing /etc/dogcli/dogcli.env"; \
+	else run $(SUDO) install -m 0600 systemd/dogcli.env.example /etc/dogcli/dogcli.env; fi; \
+	run $(SUDO) systemctl daemon-reload; \
+	run $(SUDO) systemctl enable --now dogcli-fetch.timer dogcli-cleanup.timer
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov $(DEMO_DIR)
