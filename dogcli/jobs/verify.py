@@ -39,12 +39,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dogcli.captures import Capture, capture_from_path, make_capture
+from dogcli.captures import Capture, make_capture
 from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
 from dogcli.cdn import CdnClient, Downloaded, DownloadFailed
 from dogcli.errors import UsageError
-from dogcli.settings import Settings
+from dogcli.settings import NAME_RE, Settings
 from dogcli.storage import TMP_PREFIX, Storage, StoredFile, is_jpeg, is_stale_temp
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,29 @@ class _Row:
 
 @dataclass(frozen=True)
 class _File:
-    capture: Capture
+    stream: str
+    site_ts: str
     rel_path: str
     size: int
+
+    @property
+    def capture(self) -> Capture:
+        return make_capture(self.rel_path.split("/")[1], self.stream, self.site_ts)
+
+
+# Hot paths (100,000 files and rows) parse names with regular expressions and string slices:
+# strptime would cost several seconds. Each day folder's date is validated once.
+_FILE_RE = re.compile(r"^([a-z0-9_]+)_(\d{8})T([01]\d|2[0-3])([0-5]\d)([0-5]\d)\.jpg$")
+_SITE_TS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$")
+
+
+def _rel_path(terminal: str, stream: str, site_ts: str) -> str:
+    """Capture.rel_path without parsing dates (site_ts already validated)."""
+    t = site_ts
+    return (
+        f"images/{terminal}/{stream}/{t[:10]}/"
+        f"{stream}_{t[:4]}{t[5:7]}{t[8:10]}T{t[11:13]}{t[14:16]}{t[17:19]}.jpg"
+    )
 
 
 class Verifier:
@@ -202,6 +222,7 @@ class Verifier:
                                         "not a stream folder"))  # fmt: skip
                 continue
             stream = stream_entry.name
+            streams_ok = NAME_RE.match(stream) is not None
             for day_entry in _entries(Path(stream_entry.path)):
                 rel_day = f"{prefix}/{stream}/{day_entry.name}"
                 day = _day(day_entry.name) if day_entry.is_dir(follow_symlinks=False) else None
@@ -210,19 +231,22 @@ class Verifier:
                     continue
                 if since is not None and day < since:
                     continue
-                for entry in _entries(Path(day_entry.path)):
-                    rel = f"{rel_day}/{entry.name}"
-                    if entry.name.startswith(TMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                compact_day = day_entry.name.replace("-", "")
+                for entry in _entries(Path(day_entry.path), ordered=False):
+                    name = entry.name
+                    rel = f"{rel_day}/{name}"
+                    if name.startswith(TMP_PREFIX) and entry.is_file(follow_symlinks=False):
                         if is_stale_temp(Path(entry.path), now):
                             problems.append(Problem("leftover", rel, "temporary file of a run"))
                         continue
-                    capture = capture_from_path(self.terminal, stream, entry.name)
-                    if (capture is None or capture.day != day
-                            or not entry.is_file(follow_symlinks=False)):  # fmt: skip
+                    m = _FILE_RE.match(name)
+                    is_file = streams_ok and entry.is_file(follow_symlinks=False)
+                    if m is None or m[1] != stream or m[2] != compact_day or not is_file:
                         problems.append(Problem("unexpected", rel, "not a capture file"))
                         continue
+                    site_ts = f"{day_entry.name}T{m[3]}:{m[4]}:{m[5]}"
                     size = entry.stat(follow_symlinks=False).st_size
-                    files[(stream, capture.site_ts)] = _File(capture, rel, size)
+                    files[(stream, site_ts)] = _File(stream, site_ts, rel, size)
         return files
 
     # -- the comparison ------------------------------------------------------------------------
@@ -236,19 +260,22 @@ class Verifier:
         report.rows, report.files = len(rows), len(files)
         to_download: dict[tuple[str, str], Capture] = {}
         to_catalog: list[_File] = []
+        valid_days: dict[str, bool] = {}
+        valid_streams: dict[str, bool] = {}
         for row in rows:
             key = (row.stream, row.site_ts)
-            try:
-                capture = make_capture(self.terminal, row.stream, row.site_ts)
-            except ValueError:
-                problems.append(Problem("bad_row", row.path, "invalid stream or timestamp",
+            m = _SITE_TS_RE.match(row.site_ts)
+            ok = m is not None and _cached(valid_days, m[1], _day)
+            ok = ok and _cached(valid_streams, row.stream, NAME_RE.match)
+            if not ok:
+                problems.append(Problem("bad_row", row.path[:200], "invalid stream or timestamp",
                                         row.stream, row.site_ts))  # fmt: skip
                 continue
             found = files.pop(key, None)
-            problem = self._check_row(row, capture, found, deep)
+            problem = self._check_row(row, _rel_path(self.terminal, *key), found, deep)
             if problem is not None:
                 problems.append(problem)
-                to_download[key] = capture
+                to_download[key] = make_capture(self.terminal, *key)
         for key, found in sorted(files.items()):  # on disk, not in the catalog
             data = self._read(found.rel_path)
             if data is not None and is_jpeg(data):
@@ -262,13 +289,13 @@ class Verifier:
         return report, {"download": to_download, "catalog": to_catalog}
 
     def _check_row(
-        self, row: _Row, capture: Capture, found: _File | None, deep: bool
+        self, row: _Row, rel_path: str, found: _File | None, deep: bool
     ) -> Problem | None:
         key = (row.stream, row.site_ts)
         if found is None:
-            return Problem("missing", capture.rel_path, "cataloged, no file", *key)
-        if row.path != capture.rel_path:
-            return Problem("path", capture.rel_path, f"row says {row.path[:200]!r}", *key)
+            return Problem("missing", rel_path, "cataloged, no file", *key)
+        if row.path != rel_path:
+            return Problem("path", rel_path, f"row says {row.path[:200]!r}", *key)
         if found.size != row.bytes:
             return Problem("size", found.rel_path, f"{found.size} bytes, row says {row.bytes}",
                            *key)  # fmt: skip
@@ -280,8 +307,10 @@ class Verifier:
         return None
 
     def _read(self, rel_path: str) -> bytes | None:
+        """A file's bytes; rel_path is always built from a validated identity."""
         try:
-            return self.storage.abspath(rel_path).read_bytes()
+            with open(os.path.join(self.storage.root, rel_path), "rb") as handle:
+                return handle.read()
         except OSError:
             return None
 
@@ -393,12 +422,18 @@ def _try(cdn: CdnClient, capture: Capture) -> Downloaded | str:
         return str(exc)
 
 
-def _entries(folder: Path) -> Iterator[os.DirEntry[str]]:
+def _entries(folder: Path, ordered: bool = True) -> Iterator[os.DirEntry[str]]:
     try:
         with os.scandir(folder) as it:
-            yield from sorted(it, key=lambda e: e.name)
+            yield from sorted(it, key=lambda e: e.name) if ordered else list(it)
     except (FileNotFoundError, NotADirectoryError):
         return
+
+
+def _cached(cache: dict[str, bool], key: str, check: Any) -> bool:
+    if key not in cache:
+        cache[key] = check(key) is not None
+    return cache[key]
 
 
 def _day(name: str) -> date | None:
