@@ -75,8 +75,8 @@ def main_options(
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML settings file (else $DOGCLI_CONFIG).")
     ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Where images and the SQLite catalog live.")
+    data_dir: Annotated[  # a string: an empty --data-dir "$UNSET" must not mean "."
+        str | None, typer.Option("--data-dir", help="Where images and the SQLite catalog live.")
     ] = None,
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="SQLAlchemy URL of the catalog.")

@@ -35,3 +35,7 @@ class BrowserError(DogcliError):
 
 class StorageError(DogcliError):
     """The data dir cannot be written (e.g. disk full)."""
+
+
+class DataDirUnusable(SettingsError, StorageError):
+    """The data dir cannot be created or written at all: a settings problem (exit 2)."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dogcli.errors import StorageError
+from dogcli.errors import DataDirUnusable, StorageError
 
 TMP_PREFIX = ".tmp-"
 PENDING_NAME = ".pending.jsonl"
@@ -119,9 +119,9 @@ class Storage:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"data dir {self.root}: {exc.strerror}") from None
+            raise DataDirUnusable(f"data dir {self.root}: {exc.strerror}") from None
         if not os.access(self.root, os.W_OK | os.X_OK):
-            raise StorageError(f"data dir {self.root} is not writable")
+            raise DataDirUnusable(f"data dir {self.root} is not writable")
 
     def abspath(self, rel_path: str) -> Path:
         path = (self.root / rel_path).resolve()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ def make_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engi
                 parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise SettingsError(f"database folder {parent}: {exc.strerror}") from None
+            if not os.access(parent, os.W_OK | os.X_OK):  # e.g. a read-only file system
+                raise SettingsError(f"database folder {parent} is not writable")
         kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
     else:
         kwargs["pool_pre_ping"] = True

@@ -16,6 +16,7 @@ from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DogcliError
 from dogcli.lock import LockBusy, archive_lock
 from dogcli.settings import Settings
+from dogcli.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def recorded_run(
 ) -> Iterator[Context]:
     """Open the catalog, take the archive lock, journal the run, and afterwards alert and
     write metrics. The body fills ctx.run (counts, outcome) from its result."""
+    Storage(settings.data_dir).ensure_writable()  # an unusable data dir is a usage error
     catalog, error = open_catalog(
         settings.effective_database_url, settings.max_retries, settings.retry_base
     )

@@ -471,10 +471,11 @@ def verify_command(
     """verify as the CLI runs it: repair takes the archive lock, like fetch and cleanup."""
     from dogcli.lock import archive_lock
 
+    if repair:
+        Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
     with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
         cat.upgrade()
         if not repair:
             return run_verify(settings, cat, False, since, deep)
-        Storage(settings.data_dir).ensure_writable()
         with archive_lock(settings.data_dir, cat, wait):
             return run_verify(settings, cat, True, since, deep)
