@@ -104,6 +104,38 @@ for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) 
 return false;
 """
 
+# Bring every lazy image of the gallery into view at once: each scrolling box around the
+# gallery is opened to its full height, so a visibility check against that box (Element Plus
+# el-image with a scroll container, or an IntersectionObserver rooted at it) sees every image,
+# and one scroll event is sent. Scrolling box by box costs a throttled check (200 ms) per step.
+# A page that checks against the window instead is left to the stepwise SCROLL_NEXT_JS loop.
+EXPAND_LAZY_JS = """
+const heading = document.evaluate("//*[normalize-space(text())='History']", document, null,
+  XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+if (!heading) return 0;
+const seen = new Set(), boxes = [];
+let lazy = 0;
+for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) {
+  if (!(heading.compareDocumentPosition(ph) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+  lazy++;
+  for (let el = ph.closest('.el-image').parentElement; el && el !== document.body;
+       el = el.parentElement) {
+    if (seen.has(el)) break;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    if (/(auto|scroll)/.test(style.overflowY + style.overflow) && el.scrollHeight > el.clientHeight)
+      boxes.push(el);
+  }
+}
+for (const box of boxes) {
+  box.style.setProperty('height', 'auto', 'important');
+  box.style.setProperty('max-height', 'none', 'important');
+  box.dispatchEvent(new Event('scroll'));
+}
+window.dispatchEvent(new Event('scroll'));
+return lazy;
+"""
+
 
 @dataclass(frozen=True)
 class Found:
@@ -257,8 +289,10 @@ class CameraSite:
         opened = reload or self._stream != stream
         if opened:
             self._stream = None
-            driver.get("about:blank")  # a same-URL get() would not reload
-            driver.get(self.page_url(stream))
+            url = self.page_url(stream)
+            if driver.current_url.split("#")[0] == url.split("#")[0]:
+                driver.get("about:blank")  # a same-URL get() would not reload
+            driver.get(url)
             self._stream = stream
         target = f"{day:%Y-%m-%d}"
         state = self._wait(lambda s: s["heading"] and s["value"] is not None, "the date picker")
@@ -378,6 +412,17 @@ class CameraSite:
         """Scroll lazy thumbnails into view until every gallery image has its URL."""
         driver = self.browser.driver
         state = self._state()
+        if state["placeholders"] and driver.execute_script(EXPAND_LAZY_JS):
+            try:
+                state = self._wait(
+                    lambda s: not s["placeholders"] or s["busy"],
+                    "lazy images to load",
+                    timeout=min(2.0, self.timeout),
+                )
+            except TimeoutException:
+                state = self._state()  # the page ignored it: step through instead
+            if state["busy"]:
+                raise _PageError("the gallery reloaded while scrolling")
         deadline = time.monotonic() + self.timeout
         while state["placeholders"]:
             before = state["placeholders"]
