@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, delete, func, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
@@ -38,6 +39,36 @@ def as_utc(value: datetime) -> datetime:
 
 def _to_db(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+_REVISION_RE = re.compile(
+    r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(?:\"([^\"]+)\"|'([^']+)'|(None))\s*$", re.M
+)
+
+
+@functools.lru_cache(maxsize=1)
+def scripted_head() -> str | None:
+    """The newest schema revision, read from the migration scripts' `revision` and
+    `down_revision` lines without importing Alembic (a tenth of a second of every command's
+    start-up). None unless the scripts form one plain chain: then Alembic decides."""
+    try:
+        files = sorted((db.migrations_dir() / "versions").glob("*.py"))
+        texts = [path.read_text(encoding="utf-8") for path in files]
+    except (CatalogUnavailable, OSError, UnicodeDecodeError):
+        return None
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for source in texts:
+        found = {m[1]: m[2] or m[3] for m in _REVISION_RE.finditer(source)}
+        if not found.get("revision") or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return None
+    return heads.pop()
 
 
 REPLACED_COLUMNS = ("variant", "path", "bytes", "sha256", "source_url", "downloaded_at")
@@ -83,11 +114,29 @@ class Catalog:
         except (OperationalError, DBAPIError) as exc:
             raise CatalogUnavailable(db.describe_error(exc, self.url)) from None
 
+    def _at_head(self) -> str | None:
+        """The head revision when the database is known to be at it, by one plain query;
+        None when that cannot be told this way (Alembic then looks, errors and all)."""
+        head = scripted_head()
+        if head is None:
+            return None
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        except DBAPIError:  # no table yet, or unreachable: the slow path reports it
+            return None
+        return head if len(rows) == 1 and rows[0][0] == head else None
+
     def upgrade(self) -> bool:
+        if self._at_head() is not None:
+            return False
         return self.retry(lambda: db.upgrade(self.engine))
 
     def schema_status(self) -> tuple[str | None, str | None]:
         """(current, head) revisions."""
+        head = self._at_head()
+        if head is not None:
+            return head, head
         return self.retry(lambda: (db.current_revision(self.engine), db.head_revision(self.engine)))
 
     # -- reads -----------------------------------------------------------------------------
@@ -159,8 +208,13 @@ class Catalog:
 
         replace=True updates the row of a capture whose file was downloaded again.
         """
+        # Imported here: the dialect modules cost start-up to commands that never insert.
+        insert: Any
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
         rows = [self._row(record, tz) for record in records]
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         key = ["terminal", "stream", "site_ts"]
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
@@ -182,7 +236,11 @@ class Catalog:
 
     @staticmethod
     def _row(record: StoredFile, tz: ZoneInfo) -> dict[str, Any]:
-        local = datetime.strptime(record.site_ts, SITE_TS_FORMAT).replace(tzinfo=tz)
+        ts = record.site_ts
+        if len(ts) == 19 and ts[10] == "T" and ts[4] == "-":  # fromisoformat: 10x strptime
+            local = datetime.fromisoformat(ts).replace(tzinfo=tz)
+        else:
+            local = datetime.strptime(ts, SITE_TS_FORMAT).replace(tzinfo=tz)
         return {
             "terminal": record.terminal,
             "stream": record.stream,
@@ -243,32 +301,42 @@ class Catalog:
     def stream_stats(
         self, terminal: str, streams: Sequence[str] | None, now: datetime, day_start: datetime
     ) -> dict[str, dict[str, Any]]:
-        """Per stream: count, bytes, first, last, last hour, last 24 h, since day_start."""
+        """Per stream: count, bytes, first, last, last hour, last 24 h, since day_start.
+
+        Only the totals read every row (of the covering index); first and last are index
+        seeks and the recent counts short index ranges. One grouped query with a filtered
+        count per window compared every row three times: 0.45 s on a million SQLite rows."""
         hour_ago = _to_db(now - timedelta(hours=1))
         day_ago = _to_db(now - timedelta(hours=24))
         start = _to_db(day_start)
         at = CaptureRow.captured_at
-        query = (
-            select(
-                CaptureRow.stream,
-                func.count(),
-                func.coalesce(func.sum(CaptureRow.bytes), 0),
-                func.min(at),
-                func.max(at),
-                func.count().filter(at >= hour_ago),
-                func.count().filter(at >= day_ago),
-                func.count().filter(at >= start),
-            )
+        totals = (
+            select(CaptureRow.stream, func.count(), func.coalesce(func.sum(CaptureRow.bytes), 0))
             .where(CaptureRow.terminal == terminal)
             .group_by(CaptureRow.stream)
         )
         if streams:
-            query = query.where(CaptureRow.stream.in_(list(streams)))
+            totals = totals.where(CaptureRow.stream.in_(list(streams)))
+
+        def details(stream: str) -> Any:
+            mine = (CaptureRow.terminal == terminal, CaptureRow.stream == stream)
+
+            def since(moment: datetime) -> Any:
+                return select(func.count()).where(*mine, at >= moment).scalar_subquery()
+
+            return select(
+                select(at).where(*mine).order_by(at).limit(1).scalar_subquery(),
+                select(at).where(*mine).order_by(at.desc()).limit(1).scalar_subquery(),
+                since(hour_ago),
+                since(day_ago),
+                since(start),
+            )
 
         def run() -> dict[str, dict[str, Any]]:
             with self.engine.connect() as conn:
                 result: dict[str, dict[str, Any]] = {}
-                for stream, count, size, first, last, hour, day, today in conn.execute(query):
+                for stream, count, size in conn.execute(totals).all():
+                    first, last, hour, day, today = conn.execute(details(stream)).one()
                     result[stream] = {
                         "count": int(count),
                         "bytes": int(size),

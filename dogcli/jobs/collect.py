@@ -14,14 +14,16 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dogcli.captures import FULL, Capture
 from dogcli.catalog.store import Catalog, open_catalog
-from dogcli.cdn import CdnClient, DownloadFailed
 from dogcli.errors import CatalogUnavailable, DiscoveryError, StorageError
 from dogcli.settings import Settings
 from dogcli.storage import Storage, StoredFile
+
+if TYPE_CHECKING:  # requests costs a tenth of a second to import: only runs that download
+    from dogcli.cdn import CdnClient
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +245,7 @@ class Collector:
     # -- the job ---------------------------------------------------------------------------
 
     def run(self, plan: Sequence[tuple[str, date]]) -> Summary:
+        from dogcli.cdn import CdnClient
         from dogcli.site import Browser, CameraSite
 
         started = time.monotonic()
@@ -317,6 +320,8 @@ class Collector:
     def _drain(
         self, pending: set[Future[tuple[StoredFile, bool]]], block: bool
     ) -> set[Future[tuple[StoredFile, bool]]]:
+        from dogcli.cdn import DownloadFailed
+
         if not pending:
             return pending
         done: list[Future[tuple[StoredFile, bool]]] = []
