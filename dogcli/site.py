@@ -190,8 +190,7 @@ class Browser:
             driver = webdriver.Chrome(service=service, options=options)
         except WebDriverException as exc:
             self._cleanup_profile()
-            msg = (exc.msg or str(exc)).strip().splitlines()[0]
-            raise BrowserError(f"cannot start Chromium ({self.binary}): {msg}") from None
+            raise BrowserError(self._start_failure(exc)) from None
         except OSError as exc:
             self._cleanup_profile()
             raise BrowserError(f"cannot start chromedriver {self.driver_path}: {exc}") from None
@@ -206,6 +205,17 @@ class Browser:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
         return driver
+
+    def _start_failure(self, exc: WebDriverException) -> str:
+        """One line that names the part that failed and why (Selenium spreads it over lines)."""
+        raw = (exc.msg or str(exc)).split("For documentation on this error")[0]
+        lines = [line.strip(" ;") for line in raw.splitlines() if line.strip(" ;")]
+        text = " ".join(lines)
+        if "obtain driver" in text or ("Service" in text and "unexpectedly exited" in text):
+            return f"cannot start chromedriver {self.driver_path}: {lines[0] if lines else text}"
+        # "session not created" alone says nothing: keep the reason that follows it.
+        detail = "; ".join(lines[:2]) if lines else type(exc).__name__
+        return f"cannot start Chromium {self.binary}: {detail[:300]}"
 
     def close(self) -> None:
         if self._driver is not None:
