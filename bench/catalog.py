@@ -209,10 +209,13 @@ def _one(cfg: Config, kind: str, sec: Section) -> None:
                 Metric(f"{kind}: insert {inserted:,} rows (Catalog.insert)", "s", [seconds])
             )
             if kind == "sqlite":
-                metric.check(TARGET_INSERT_SQLITE * inserted / 1_000_000)
+                if inserted >= 1_000_000:
+                    metric.check(TARGET_INSERT_SQLITE * inserted / 1_000_000)
+                else:
+                    metric.note = f"target {TARGET_INSERT_SQLITE:.0f} s at 1,000,000"
             sec.add(Metric(f"  {kind}: insert rate", "rows/s", value=inserted / seconds))
+            _settle(catalog, kind)
             _have_day(catalog, timeline, kind, sec, cfg)
-            _analyze(catalog, kind)
         finally:
             catalog.close()
         env = dogcli_env(None, work / "data", DOGCLI_DATABASE_URL=url)
@@ -220,13 +223,16 @@ def _one(cfg: Config, kind: str, sec: Section) -> None:
         _cleanup(env, url, timeline, work, kind, sec, cfg)
 
 
-def _analyze(catalog: Any, kind: str) -> None:
-    """What a long-lived database has done by itself (autovacuum, SQLite's optimize) after
-    bulk inserts: planner statistics."""
+def _settle(catalog: Any, kind: str) -> None:
+    """What a live PostgreSQL does by itself soon after bulk inserts (autovacuum): planner
+    statistics and the visibility map that index-only scans need. SQLite has no such thing
+    and gets nothing."""
+    if kind != "postgresql":
+        return
     from sqlalchemy import text
 
-    with catalog.engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE captures"))
 
 
 def _have_day(catalog: Any, timeline: Timeline, kind: str, sec: Section, cfg: Config) -> None:
@@ -238,7 +244,7 @@ def _have_day(catalog: Any, timeline: Timeline, kind: str, sec: Section, cfg: Co
         samples.append((time.perf_counter() - started) * 1000)
     if got != PER_DAY * len(STREAMS):
         raise RuntimeError(f"have_day found {got} captures on {day}, not {PER_DAY * 2}")
-    sec.add(Metric(f'  {kind}: "already have" check, a day (288)', "ms", samples))
+    sec.add(Metric(f'  {kind}: "already have" check, a day ({got})', "ms", samples))
 
 
 def _stats(env: dict[str, str], kind: str, sec: Section, cfg: Config) -> None:
@@ -273,4 +279,8 @@ def _cleanup(
             raise RuntimeError(f"cleanup did not delete the expired captures: {done.stdout}")
         samples.append(wall)
         log(f"{kind}: cleanup {i + 1}: {wall:.1f} s")
-    sec.add(Metric(label, "s", samples)).check(target)
+    metric = sec.add(Metric(label, "s", samples))
+    if cfg.expired_rows >= 100_000:
+        metric.check(target)
+    else:
+        metric.note = f"target {TARGET_CLEANUP:.0f} s at 100,000"
