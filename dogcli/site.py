@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -350,17 +351,24 @@ class CameraSite:
         An error message shown meanwhile, with no image of the day, means the load failed (the
         gallery is empty or still the previous day's): an error, never an empty day."""
 
+        prefix = self.cdn_url.rstrip("/") + "/"
+
         def shows_day(state: dict[str, Any]) -> bool:
             if state["busy"] or state["value"] != target:
                 return False
-            of_day = [u for u in state["urls"] if _day_of(u) == target]
+            # Which day the gallery shows, by its CDN images' day folders. Images of other
+            # hosts, and a few odd ones, must not stall the wait (a hostile page could add
+            # them forever): the day asked for must simply outnumber every other day.
+            days = Counter(_day_of(u) for u in state["urls"] if u.startswith(prefix))
+            of_day = days.pop(target, 0)
+            other = max(days.values(), default=0)
             if state["errors"] > errors_before and not of_day:
                 raise _PageError(f"the page failed to load the History of {target}")
             if state["loads"] > loads_before:
                 # A load finished after we asked: the gallery is the new day's, or empty.
-                return len(of_day) == len(state["urls"])
+                return of_day >= other
             # Pages without a loading mask: trust only images of the day itself.
-            return bool(of_day) and len(of_day) == len(state["urls"])
+            return of_day > other
 
         return self._wait(shows_day, f"the History gallery of {target}")
 

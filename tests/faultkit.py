@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -89,7 +90,7 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120, cwd: Path | N
             cli_command(*args), env=env, stdout=out, stderr=err, cwd=cwd, start_new_session=True
         )
         try:
-            rss = wait_rss(proc, timeout)
+            rss = peak_rss_kib(proc, timeout)
         finally:
             kill_group(proc)
         out.seek(0)
@@ -107,18 +108,20 @@ def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_rss(proc: subprocess.Popen[Any], timeout: float) -> int:
-    """Wait for proc; its peak resident memory in KiB (from wait4, this process only)."""
-    done = threading.Event()
-    timer = threading.Timer(timeout, lambda: done.is_set() or kill_group(proc))
-    timer.start()
-    try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        done.set()
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return int(usage.ru_maxrss)
+def peak_rss_kib(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """Wait for proc while sampling its own peak resident memory (VmHWM, KiB): the Python
+    process alone, not its browser."""
+    peak = 0
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        if time.monotonic() > deadline:
+            kill_group(proc)
+        time.sleep(0.02)
+    return peak
 
 
 def kill_group(proc: subprocess.Popen[Any]) -> None:

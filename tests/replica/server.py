@@ -269,7 +269,9 @@ class Handler(BaseHTTPRequestHandler):
             if self._cdn_fault(fault, head):
                 return
         if found is None:
-            if rep.catch_all:
+            # A thumbnail-only capture's full size stays a 404 even then.
+            known = rep._parse_cdn_path(path.replace(".jpeg", "-thumbnail.jpeg"))
+            if rep.catch_all and known is None:
                 self._junk_jpeg(head)
             else:
                 self._not_found(head)
