@@ -43,9 +43,9 @@ from tests.faultkit import (
 
 pytestmark = pytest.mark.browser
 
-KILLS = 22
+KILLS = 20
 SEED = 20251121
-DAYS = 13  # past days; most runs get a fresh one, so every kill lands in real work
+DAYS = 10  # past days; most runs get a fresh one, so every kill lands in real work
 PER_DAY = 12  # captures per stream and day
 
 
