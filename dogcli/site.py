@@ -52,12 +52,23 @@ LOAD_OBSERVER_JS = """
   };
   const isError = (n) => n.nodeType === 1 &&
     (n.matches('.el-message--error') || !!n.querySelector('.el-message--error'));
+  // Every image URL the page ever shows: a thumbnail that fails to load is replaced by an
+  // error placeholder and its URL leaves the DOM, but its capture still exists.
+  st.seen = new Set();
+  const remember = (n) => {
+    if (n.nodeType !== 1) return;
+    if (n.matches('img.el-image__inner') && n.src) st.seen.add(n.src);
+    for (const img of n.querySelectorAll('img.el-image__inner')) if (img.src) st.seen.add(img.src);
+  };
   const check = (records) => {
-    for (const r of records) for (const n of r.addedNodes) if (isError(n)) st.errors++;
+    for (const r of records) {
+      if (r.type === 'attributes') { if (r.attributeName === 'src') remember(r.target); continue; }
+      for (const n of r.addedNodes) { if (isError(n)) st.errors++; remember(n); }
+    }
     const b = busy(); if (st.busy && !b) st.loads++; st.busy = b;
   };
   new MutationObserver(check).observe(document, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ['style', 'class']
+    subtree: true, childList: true, attributes: true, attributeFilter: ['style', 'class', 'src']
   });
 })();
 """
@@ -307,6 +318,8 @@ class CameraSite:
             self._stream = stream
         target = f"{day:%Y-%m-%d}"
         state = self._wait(lambda s: s["heading"] and s["value"] is not None, "the date picker")
+        if opened and state["value"] != target:
+            state = self._settle()
         if state["value"] != target:
             self._select_day(target, state["loads"], state["errors"])
         elif opened:
@@ -319,6 +332,21 @@ class CameraSite:
             "%s %s: %d captures in %.2fs", stream, day, len(found), time.monotonic() - started
         )
         return found
+
+    def _settle(self) -> dict[str, Any]:
+        """Let a freshly opened page finish its own first gallery load (today's): a load that
+        finishes after we pick a day must be ours, not that one."""
+
+        def idle(s: dict[str, Any]) -> bool:
+            if s["busy"]:
+                return False
+            day = s["value"]
+            return bool(s["loads"] > 0 or (s["urls"] and all(_day_of(u) == day for u in s["urls"])))
+
+        try:
+            return self._wait(idle, "the page's first gallery")
+        except TimeoutException:
+            return self._state()  # a page without a loading mask and nothing today: go on
 
     def _state(self) -> dict[str, Any]:
         try:
@@ -460,7 +488,8 @@ class CameraSite:
             if state["busy"]:
                 raise _PageError("the gallery reloaded while scrolling")
             deadline = time.monotonic() + self.timeout
-        return list(state["urls"])
+        seen = driver.execute_script("return Array.from((window.__dogcli || {}).seen || [])")
+        return list(dict.fromkeys([*state["urls"], *(seen or [])]))
 
     def _parse(self, urls: list[str], stream: str, day: date) -> list[Found]:
         found: dict[Capture, Found] = {}
