@@ -324,7 +324,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every failure becomes one line on stderr and an exit code."""
     try:
-        code = app(args=argv, prog_name="dogcli", standalone_mode=False)
+        code = app(args=_global_flags_first(argv), prog_name="dogcli", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(exc.format_message(), file=sys.stderr)
@@ -339,6 +339,18 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         _die("interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")
+
+
+def _global_flags_first(argv: list[str] | None) -> list[str]:
+    """`dogcli fetch -q` works like `dogcli -q fetch`: cron lines are written both ways."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    rest = [a for a in args[:end] if a not in GLOBAL_FLAGS]
+    return flags + rest + args[end:]
 
 
 def _error(message: str) -> None:

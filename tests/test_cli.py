@@ -59,7 +59,11 @@ TOMORROW = (date.today() + timedelta(days=2)).isoformat()
         (["fetch", "--concurrency", "x"], {}, "Invalid value for '--concurrency'"),
         (["stats"], {"DOGCLI_BATCH_SIZE": "0"}, "DOGCLI_BATCH_SIZE must be between 1 and 1000"),
         (["stats"], {"DOGCLI_TIMEZONE": "Nowhere"}, "unknown time zone"),
-        (["stats"], {"DOGCLI_DATABASE_URL": "postgresql://u:pw@h:port/x"}, "cannot parse database URL"),
+        (
+            ["stats"],
+            {"DOGCLI_DATABASE_URL": "postgresql://u:pw@h:port/x"},
+            "cannot parse database URL",
+        ),
         (["stats"], {"DOGCLI_DATABASE_URL": "oracle://scott:tiger@h/x"}, "unsupported database"),
         (["--config", "/nonexistent.toml", "stats"], {}, "config file not found"),
         (["fetch"], {"DOGCLI_CHROME_BINARY": "/nonexistent/chromium"}, "DOGCLI_CHROME_BINARY"),
@@ -105,3 +109,10 @@ def test_config_file_option(cli: Any, tmp_path: Path) -> None:
     assert ran.code == 0, ran.err
     assert list(json.loads(ran.out)["streams"]) == ["in_gate"]
     assert (tmp_path / "archive" / "dogcli.db").is_file()
+
+
+def test_verbosity_flags_work_after_the_command(cli: Any, tmp_path: Path) -> None:
+    quiet = cli("--data-dir", str(tmp_path), "db", "upgrade", "-q")
+    assert quiet.code == 0 and quiet.out == "" and quiet.err == ""
+    loud = cli("--data-dir", str(tmp_path / "other"), "stats", "--json", "--verbose")
+    assert loud.code == 0 and "catalog schema upgraded" in loud.err
