@@ -2,9 +2,11 @@
 and catalogs (batch size 5, a slow CDN), never leaves a partial or foreign image file under a
 capture's name nor a catalog row without its file, and the next run completes the work.
 
-Moments are drawn from a seeded generator. Most kills come after the run's first download has
-started (uniform over the next seconds), a few at any moment from the start (schema creation,
-browser start). What each kill interrupted is read from the state it left behind:
+Moments are drawn from a seeded generator: a fifth at any moment from the start (schema
+creation, browser start), the rest after the run's first download has started (uniform over the
+next 1.5 s), of which some as soon as a temporary file shows up in a day folder (seen from
+outside, like any observer: no hook in dogcli). Two archives are killed side by side, like two
+hosts, to halve the time. What each kill interrupted is read from the state it left behind:
 
 - download: a full-size request of dogcli was in flight at the replica;
 - write: a temporary file was left in a day folder (killed between open and rename);
@@ -15,6 +17,7 @@ browser start). What each kill interrupted is read from the state it left behind
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -22,6 +25,8 @@ import signal
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,8 +50,9 @@ pytestmark = pytest.mark.browser
 
 KILLS = 20
 SEED = 20251121
-DAYS = 10  # past days; most runs get a fresh one, so every kill lands in real work
-PER_DAY = 12  # captures per stream and day
+DAYS = 12  # past days; most runs get a fresh one, so every kill lands in real work
+PER_DAY = 14  # captures per stream and day
+STREAMS = ("in_gate", "out_gate")
 
 
 def _dogcli_full_requests(site: Site, day: date) -> int:
@@ -57,6 +63,15 @@ def _dogcli_full_requests(site: Site, day: date) -> int:
     )
 
 
+def _writing(folders: list[Path]) -> bool:
+    """A temporary file exists: some image is between its creation and its rename."""
+    for folder in folders:
+        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+            if any(e.name.startswith(".tmp-") for e in entries):
+                return True
+    return False
+
+
 def _in_flight_downloads(site: Site, day: date) -> int:
     """Full-size requests of a past day in flight: dogcli's (the page shows only thumbnails of
     past days; its live section shows today's full-size images)."""
@@ -65,30 +80,26 @@ def _in_flight_downloads(site: Site, day: date) -> int:
     )
 
 
-def test_sigkill_at_random_moments_loses_nothing(
-    make_site: Any, request: pytest.FixtureRequest
+@dataclass
+class Tally:
+    kills: int = 0
+    rekilled: int = 0
+    completed: int = 0
+    leftovers: int = 0
+    phases: Counter[str] = field(default_factory=Counter)
+
+
+def _kill_loop(
+    site: Site, env: dict[str, str], days: list[date], kills: int, seed: int, tally: Tally
 ) -> None:
-    site: Site = make_site(days=DAYS + 1, api_delay=0.0, cdn_latency=0.2, lazy=False)
-    days = [site.day(-i) for i in range(DAYS, 0, -1)]
-    for stream in ("in_gate", "out_gate"):
-        for day in days:
-            specs = site.dataset.captures(stream, day)
-            site.dataset[(stream, day)] = specs[:: max(1, len(specs) // PER_DAY)][:PER_DAY]
-    streams = ("in_gate", "out_gate")
-    expected = expected_bytes(site.replica, streams, days)
-    # The killed runs' Chromium profiles land here (a short path: Chromium's socket lives in it).
-    scratch = Path(tempfile.mkdtemp(prefix="dogcli-kill-"))
-    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
-    env = cli_env(site.env, DOGCLI_BATCH_SIZE="5", DOGCLI_CONCURRENCY="4",
-                  DOGCLI_MAX_RETRIES="2", TMPDIR=str(scratch))  # fmt: skip
-    rng = random.Random(SEED)
-    phases: Counter[str] = Counter()
+    """Kill runs of these days until `kills` kills, checking the archive after each; then the
+    next run must complete them all."""
+    data_dir = Path(env["DOGCLI_DATA_DIR"])
+    expected = expected_bytes(site.replica, STREAMS, days)
+    rng = random.Random(seed)
     fresh = list(days)
     interrupted: list[date] = []
-    kills = completed = leftovers = rekilled = 0
-    started = time.monotonic()
-
-    while kills < KILLS:
+    while tally.kills < kills and (fresh or interrupted):
         if interrupted and (not fresh or rng.random() < 0.35):
             day = interrupted.pop(rng.randrange(len(interrupted)))  # a kill after a kill
             again = True
@@ -98,7 +109,8 @@ def test_sigkill_at_random_moments_loses_nothing(
         before = _dogcli_full_requests(site, day)
         proc = start_cli("backfill", str(day), env=env)
         try:
-            if rng.random() < 0.2:
+            mode = rng.random()
+            if mode < 0.2:
                 deadline = time.monotonic() + rng.uniform(0.0, 4.0)  # any moment from the start
             else:  # once its downloads have begun
                 deadline = time.monotonic() + 30
@@ -107,6 +119,11 @@ def test_sigkill_at_random_moments_loses_nothing(
                         break
                     time.sleep(0.005)
                 deadline = time.monotonic() + rng.uniform(0.0, 1.5)
+            if 0.2 <= mode < 0.5:  # as soon as a file is being written (seen from outside)
+                folders = [data_dir / "images" / "apm" / s / str(day) for s in STREAMS]
+                while time.monotonic() < deadline and proc.poll() is None:
+                    if _writing(folders):
+                        break
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.005)
             downloading = _in_flight_downloads(site, day)
@@ -116,18 +133,18 @@ def test_sigkill_at_random_moments_loses_nothing(
             stderr = proc.communicate()[1].decode(errors="replace")
         finally:
             kill_group(proc)  # its chromedriver and Chromium
-        state = archive_state(site.data_dir)
+        state = archive_state(data_dir)
         assert_sound(state, expected)  # right after the kill: no partial file, no lone row
         if finished:  # the run beat the kill: it must have completed its day
             assert proc.returncode == 0, stderr
             day_files = {k for k in expected if f"/{day}/" in k}
             assert day_files <= set(state.files) and day_files <= set(state.rows)
-            completed += 1
+            tally.completed += 1
             continue
-        kills += 1
-        rekilled += again
+        tally.kills += 1
+        tally.rekilled += again
         interrupted.append(day)
-        leftovers += len(state.temps)
+        tally.leftovers += len(state.temps)
         hit = {
             "download": downloading > 0,
             "write": bool(state.temps),
@@ -136,25 +153,59 @@ def test_sigkill_at_random_moments_loses_nothing(
         }
         if not any(hit.values()) and _dogcli_full_requests(site, day) == before:
             hit["start"] = True
-        phases.update(name for name, yes in hit.items() if yes)
+        tally.phases.update(name for name, yes in hit.items() if yes)
 
     # The next run completes the work: everything stored, cataloged, nothing left over.
     final = run_cli("backfill", f"{days[0]}..{days[-1]}", env=env)
     assert final.code == 0, final.err
-    state = archive_state(site.data_dir)
-    assert_complete(state, expected)
-    assert not (site.data_dir / ".pending.jsonl").exists()
+    assert_complete(archive_state(data_dir), expected)
+    assert not (data_dir / ".pending.jsonl").exists()
+
+
+def test_sigkill_at_random_moments_loses_nothing(
+    make_site: Any, request: pytest.FixtureRequest
+) -> None:
+    site: Site = make_site(days=DAYS + 1, api_delay=0.0, cdn_latency=0.2, lazy=False)
+    days = [site.day(-i) for i in range(DAYS, 0, -1)]
+    for stream in STREAMS:
+        for day in days:
+            specs = site.dataset.captures(stream, day)
+            site.dataset[(stream, day)] = specs[:: max(1, len(specs) // PER_DAY)][:PER_DAY]
+    # The killed runs' Chromium profiles land here (a short path: Chromium's socket lives in it).
+    scratch = Path(tempfile.mkdtemp(prefix="dogcli-kill-"))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    started = time.monotonic()
+    # Two archives killed side by side (two hosts): the same kills in about half the time.
+    half = len(days) // 2
+    work = [(days[:half], KILLS // 2), (days[half:], KILLS - KILLS // 2)]
+    tallies = [Tally() for _ in work]
+    with ThreadPoolExecutor(max_workers=len(work)) as pool:
+        futures = [
+            pool.submit(
+                _kill_loop, site,
+                cli_env(site.env, DOGCLI_DATA_DIR=str(site.data_dir / f"host{i}"),
+                        DOGCLI_BATCH_SIZE="5", DOGCLI_CONCURRENCY="4", DOGCLI_MAX_RETRIES="2",
+                        TMPDIR=str(scratch)),
+                part, kills, SEED + i, tallies[i],
+            )
+            for i, (part, kills) in enumerate(work)
+        ]  # fmt: skip
+        for future in futures:
+            future.result()
+    phases = sum((t.phases for t in tallies), Counter())
+    kills = sum(t.kills for t in tallies)
     record(
         "sigkill",
         kills=kills,
-        kills_of_an_interrupted_day=rekilled,
+        kills_of_an_interrupted_day=sum(t.rekilled for t in tallies),
         kills_by_phase=dict(sorted(phases.items())),
-        runs_that_finished_before_their_kill=completed,
-        temp_files_left_by_kills=leftovers,
-        captures=len(expected),
-        stored_and_cataloged_at_end=len(state.rows),
+        runs_that_finished_before_their_kill=sum(t.completed for t in tallies),
+        temp_files_left_by_kills=sum(t.leftovers for t in tallies),
+        captures=len(expected_bytes(site.replica, STREAMS, days)),
         lost=0,
         seconds=round(time.monotonic() - started, 1),
     )
+    assert kills >= KILLS
     # Most kills must have interrupted real work, not only start-up.
     assert phases["download"] + phases["catalog"] + phases["rename"] >= KILLS // 2
+    assert phases["write"] + phases["rename"] >= 1  # and some between a file's write and rename
