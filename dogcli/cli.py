@@ -16,6 +16,43 @@ from dogcli.errors import DogcliError
 from dogcli.output import Console, configure_logging, make_reporter
 
 
+def _unset_options_need_no_coercion() -> None:
+    """typer coerces each option through a pydantic TypeAdapter built on first use, also an
+    option left unset. Importing pydantic and building them cost 0.1 s of every command (a
+    fifth of `dogcli health`). An unset option (None) needs no coercion: typer's coerce()
+    returns None for it, or () when it takes several values, which is what happens here
+    before typer's own coercion gets any given value. Left alone if typer's internals differ."""
+    try:
+        from typer.core import _TyperParameter
+    except ImportError:  # pragma: no cover - another typer
+        return
+    found = getattr(_TyperParameter, "get_runtime_param", None)
+    if found is None or getattr(found, "_dogcli", False):  # pragma: no cover
+        return
+    build: Any = found
+
+    class Lazy:
+        def __init__(self, param: Any) -> None:
+            self.param = param
+
+        def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+            if value is None:
+                return () if param.multiple or param.nargs == -1 else None
+            return build(self.param).coerce(value, param=param, ctx=ctx)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(build(self.param), name)
+
+    def get_runtime_param(self: Any) -> Any:
+        return Lazy(self)
+
+    get_runtime_param._dogcli = True  # type: ignore[attr-defined]
+    setattr(_TyperParameter, "get_runtime_param", get_runtime_param)  # noqa: B010
+
+
+_unset_options_need_no_coercion()
+
+
 class DogcliGroup(TyperGroup):
     """Turns DogcliError into one line on stderr and its exit code, for main() and CliRunner."""
 
