@@ -268,7 +268,7 @@ def test_verify_is_fast_on_100000_captures(tmp_path: Path, monkeypatch: pytest.M
     assert since.rows < 15_000 and since.counts() == {}
     record("verify_100k", captures=100_000, seconds_sizes=round(sizes, 2),
            seconds_deep=round(deep_seconds, 2), seconds_to_build=round(build, 1))  # fmt: skip
-    assert sizes < 10, sizes  # about 1.5 s here; generous for a loaded CI machine
+    assert sizes < 15, sizes  # 1.4 s on an idle 2-core machine; generous for a loaded one
 
 
 def test_quarantine_keeps_what_it_moves_and_reports(
