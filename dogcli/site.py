@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -164,12 +165,39 @@ class Browser:
         self.page_timeout = page_timeout
         self._profile: str | None = None
         self._driver: webdriver.Chrome | None = None
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+        self._closing: threading.Thread | None = None
 
     @property
     def driver(self) -> webdriver.Chrome:
+        self._join_start()
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            raise error
         if self._driver is None:
             self._driver = self._start()
         return self._driver
+
+    def start_soon(self) -> None:
+        """Start Chromium in a background thread while the caller gets other things ready;
+        the first use of `driver` waits for it (and raises what starting it raised)."""
+        if self._driver is not None or self._starting is not None:
+            return
+
+        def start() -> None:
+            try:
+                self._driver = self._start()
+            except BaseException as exc:  # handed over by `driver`
+                self._start_error = exc
+
+        self._starting = threading.Thread(target=start, name="browser-start", daemon=True)
+        self._starting.start()
+
+    def _join_start(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
 
     def _start(self) -> webdriver.Chrome:
         self._profile = tempfile.mkdtemp(prefix="dogcli-chromium-")
@@ -229,7 +257,21 @@ class Browser:
         detail = "; ".join(lines[:2]) if lines else type(exc).__name__
         return f"cannot start Chromium {self.binary}: {detail[:300]}"
 
+    def close_soon(self) -> None:
+        """Quit Chromium in a background thread; close() waits for it."""
+        if self._closing is None:
+            self._closing = threading.Thread(target=self._close, name="browser-quit", daemon=True)
+            self._closing.start()
+
     def close(self) -> None:
+        if self._closing is not None:
+            self._closing.join()
+            self._closing = None
+        self._close()
+
+    def _close(self) -> None:
+        self._join_start()
+        self._start_error = None
         if self._driver is not None:
             try:
                 self._driver.quit()

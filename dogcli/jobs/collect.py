@@ -245,7 +245,6 @@ class Collector:
     # -- the job ---------------------------------------------------------------------------
 
     def run(self, plan: Sequence[tuple[str, date]]) -> Summary:
-        from dogcli.cdn import CdnClient
         from dogcli.site import Browser, CameraSite
 
         started = time.monotonic()
@@ -253,22 +252,31 @@ class Collector:
         plan = by_stream(plan)
         self.storage.ensure_writable()
         binary, driver = s.browser_paths()
-        if self.catalog is None and not self.summary.catalog_down:
-            self.open_catalog()
-        self.replay_pending()
-        self.reporter.planned(len(plan))
-        cdn = CdnClient(
-            s.cdn_url,
-            concurrency=s.concurrency,
-            max_retries=s.max_retries,
-            retry_base=self.retry_base,
-            read_timeout=self.read_timeout,
-        )
+        browser = Browser(binary, driver, s.page_timeout)
+        if plan:  # Chromium starts (a second or more) while the rest gets ready
+            browser.start_soon()
+        try:
+            from dogcli.cdn import CdnClient
+
+            if self.catalog is None and not self.summary.catalog_down:
+                self.open_catalog()
+            self.replay_pending()
+            self.reporter.planned(len(plan))
+            cdn = CdnClient(
+                s.cdn_url,
+                concurrency=s.concurrency,
+                max_retries=s.max_retries,
+                retry_base=self.retry_base,
+                read_timeout=self.read_timeout,
+            )
+        except BaseException:
+            browser.close()
+            raise
         pending: set[Future[tuple[StoredFile, bool]]] = set()
         completed = False
         try:
             with (
-                Browser(binary, driver, s.page_timeout) as browser,
+                browser,
                 ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="dl") as pool,
             ):
                 site = CameraSite(
@@ -301,7 +309,7 @@ class Collector:
                             future = pool.submit(self._download, cdn, capture, replace)
                             future.add_done_callback(self._completed.put)
                             pending.add(future)
-                    browser.close()  # frees Chromium while the last downloads finish
+                    browser.close_soon()  # Chromium quits while the last downloads finish
                     while pending:
                         pending = self._drain(pending, block=True)
                     completed = True
