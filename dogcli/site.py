@@ -219,6 +219,10 @@ class Browser:
             "--metrics-recording-only",
             "--mute-audio",
             "--window-size=1280,1024",
+            # Discovery reads each <img>'s URL and never needs its bytes: not loading them
+            # halves Chromium's CPU per page (bench/: 8.1 -> 4.2 s for six pages) and the
+            # site's CDN no longer serves every thumbnail of every page read.
+            "--blink-settings=imagesEnabled=false",
             f"--user-data-dir={self._profile}",
         ):
             options.add_argument(arg)
