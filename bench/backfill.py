@@ -82,6 +82,7 @@ def run(cfg: Config) -> Section:
         rate: dict[str, list[float]] = {k: [] for k in ("dogcli", "aria2c", "curl", "baseline")}
         cpu: dict[str, list[float]] = {k: [] for k in ("dogcli", "browser", "aria2c", "curl")}
         phase: list[float] = []
+        first_image: list[float] = []
         have = {tool: shutil.which(tool) is not None for tool in ("aria2c", "curl")}
         for i in range(cfg.repeat):
             # dogcli: the real command, fresh data dir and SQLite catalog
@@ -102,6 +103,7 @@ def run(cfg: Config) -> Section:
             if cdn:
                 span = max(r.end for r in cdn) - min(r.time for r in cdn)
                 phase.append(got / span if span > 0 else 0.0)
+                first_image.append(min(r.time for r in cdn) - result.started)
                 sec.info["dogcli_connections"] = len({r.conn for r in cdn})
                 sec.info["dogcli_cdn_requests"] = len(cdn)
                 sec.info["dogcli_max_in_flight"] = rep.max_cdn_in_flight
@@ -145,6 +147,14 @@ def run(cfg: Config) -> Section:
             "img/s",
             phase,
             note="excludes start-up, the browser and the first page",
+        )
+    )
+    sec.add(
+        Metric(
+            "  its first image, after the command started",
+            "s",
+            first_image,
+            note="start-up, Chromium, the first page",
         )
     )
     for tool, label in (

@@ -249,6 +249,7 @@ class Run:
     maxrss_mb: float = 0.0  # dogcli's own process
     browser_mb: float = 0.0  # peak of the sum of PSS over its child processes
     browser_cpu: float = 0.0
+    started: float = 0.0  # time.monotonic() when the process was started
 
 
 def run_dogcli(
@@ -258,6 +259,7 @@ def run_dogcli(
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         usage_path = handle.name
     cmd = [sys.executable, "-m", "bench.rusage", usage_path, *args]
+    mono = time.monotonic()
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -275,7 +277,7 @@ def run_dogcli(
         if sampler:
             sampler.stop()
     wall = time.perf_counter() - started
-    run = Run(proc.returncode, wall, out, err)
+    run = Run(proc.returncode, wall, out, err, started=mono)
     try:
         usage = json.loads(Path(usage_path).read_text())
         run.cpu = usage["utime"] + usage["stime"]
