@@ -10,8 +10,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from dogcli.captures import Capture
 from dogcli.errors import DataDirUnusable, StorageError
 
 TMP_PREFIX = ".tmp-"
@@ -163,6 +165,26 @@ class Storage:
         except OSError as exc:
             raise StorageError(f"cannot write {rel_path}: {exc.strerror}") from None
         write_file_atomic(target, data, label=rel_path)
+
+    def place(
+        self, capture: Capture, variant: str, source_url: str, data: bytes, sha256: str
+    ) -> StoredFile:
+        """Store a downloaded image: journal its record first, then write the file atomically,
+        so a crash after the rename still leaves the row to be cataloged by the next run."""
+        record = StoredFile(
+            terminal=capture.terminal,
+            stream=capture.stream,
+            site_ts=capture.site_ts,
+            variant=variant,
+            path=capture.rel_path,
+            bytes=len(data),
+            sha256=sha256,
+            source_url=source_url,
+            downloaded_at=datetime.now(UTC).isoformat(),
+        )
+        self.journal(record)
+        self.write_atomic(capture.rel_path, data)
+        return record
 
     def delete(self, rel_path: str) -> bool:
         try:

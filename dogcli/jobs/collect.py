@@ -358,19 +358,7 @@ class Collector:
 
     def _download(self, cdn: CdnClient, capture: Capture, replace: bool) -> tuple[StoredFile, bool]:
         got = cdn.download(capture)
-        record = StoredFile(
-            terminal=capture.terminal,
-            stream=capture.stream,
-            site_ts=capture.site_ts,
-            variant=got.variant,
-            path=capture.rel_path,
-            bytes=len(got.data),
-            sha256=got.sha256,
-            source_url=got.url,
-            downloaded_at=datetime.now(UTC).isoformat(),
-        )
-        self.storage.journal(record)  # before the rename: a crash after it loses no row
-        self.storage.write_atomic(capture.rel_path, got.data)
+        record = self.storage.place(capture, got.variant, got.url, got.data, got.sha256)
         return record, replace
 
     def close(self) -> None:

@@ -375,21 +375,7 @@ class Verifier:
                 self._quarantine(problem.path, report)
 
     def _store(self, got: Downloaded) -> StoredFile:
-        capture = got.capture
-        record = StoredFile(
-            terminal=capture.terminal,
-            stream=capture.stream,
-            site_ts=capture.site_ts,
-            variant=got.variant,
-            path=capture.rel_path,
-            bytes=len(got.data),
-            sha256=got.sha256,
-            source_url=got.url,
-            downloaded_at=datetime.now(UTC).isoformat(),
-        )
-        self.storage.journal(record)  # as in fetch: a crash after the rename loses no row
-        self.storage.write_atomic(capture.rel_path, got.data)
-        return record
+        return self.storage.place(got.capture, got.variant, got.url, got.data, got.sha256)
 
     def _record(self, found: _File, variant: str, url: str, data: bytes, digest: str) -> StoredFile:
         """A row for a file already in place; downloaded_at is when the file was written."""
