@@ -323,7 +323,8 @@ def verify(
         bool, typer.Option("--repair", help="Download, catalog and tidy what is wrong.")
     ] = False,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only days from YYYY-MM-DD (site time) on.")
+        str | None,
+        typer.Option("--since", metavar="YYYY-MM-DD", help="Only days from this one (site time)."),
     ] = None,
     deep: Annotated[bool, typer.Option("--deep", help="Compare sha256, not only sizes.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
