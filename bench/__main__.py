@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -12,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from bench.common import ROOT, Config, Section
-from bench.report import document, markdown_table, text_table, write_json
+from bench.report import document, loadavg, markdown_table, text_table, write_json
 
 SECTIONS = {
     "backfill": "bench.backfill",
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = make_config(args, workdir)
     started = time.monotonic()
+    load_start = loadavg()
     sections: list[Section] = []
     failed = False
     try:
@@ -141,11 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     seconds = time.monotonic() - started
+    load_end = loadavg()
+    print(f"\nload average (1 min) at start {load_start[:1]}, at end {load_end[:1]}; "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
     print(text_table(sections), end="")
     if args.markdown:
         print()
         print(markdown_table(sections), end="")
-    write_json(args.json, document(cfg, sections, seconds))
+    write_json(args.json, document(cfg, sections, seconds, load_start))
     print(f"\n{len(sections)} sections in {seconds:.0f} s; JSON: {args.json}")
     return 1 if failed else 0
 

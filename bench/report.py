@@ -66,17 +66,22 @@ def markdown_table(sections: list[Section]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def loadavg() -> list[float]:
+    """1, 5 and 15-minute load averages: how busy the machine was (others share its cores)."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as handle:
+            return [float(x) for x in handle.read().split()[:3]]
+    except (OSError, ValueError):
+        return []
+
+
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "loadavg_at_end": loadavg(),
     }
-    try:
-        with open("/proc/loadavg", encoding="ascii") as handle:
-            info["loadavg_at_end"] = handle.read().split()[:3]
-    except OSError:
-        pass
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         info["commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -88,12 +93,16 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def document(cfg: Config, sections: list[Section], seconds: float) -> dict[str, Any]:
+def document(
+    cfg: Config, sections: list[Section], seconds: float, load_start: list[float]
+) -> dict[str, Any]:
+    info = machine()
+    info["loadavg_at_start"] = load_start
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "config": cfg.describe(),
-        "machine": machine(),
+        "machine": info,
         "sections": {sec.key: sec.as_dict() for sec in sections},
     }
 
