@@ -64,9 +64,9 @@ def write_file_atomic(target: Path, data: bytes, label: str | None = None) -> No
         raise StorageError(f"cannot write {label}: {exc.strerror}") from None
 
 
-def _append_line(path: Path, line: bytes) -> None:
-    """Append one line and fsync; on failure (a full disk) cut the file back to where it was,
-    so that a half-written line never swallows the next one."""
+def _append_line(path: Path, line: bytes, sync: bool = True) -> None:
+    """Append one line and fsync (unless sync is False: the caller does); on failure (a full
+    disk) cut the file back to where it was, so a half-written line never swallows the next."""
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size
@@ -76,7 +76,8 @@ def _append_line(path: Path, line: bytes) -> None:
             view = memoryview(line)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except OSError:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
@@ -217,13 +218,22 @@ class Storage:
     # Appended before a file is renamed into place, replayed by the next run.
     def journal(self, record: StoredFile) -> None:
         line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
-        with self._pending_lock:
+        try:
+            with self._pending_lock:
+                _append_line(self.pending_path, line, sync=False)
+            # The fsync (the line is durable before its file is renamed into place) is made
+            # outside the lock: the download threads' fsyncs then overlap and the file system
+            # commits their lines together. Under the lock they queued one by one, and the
+            # journal was where a backfill's threads spent most of their time after the CDN.
+            fd = os.open(self.pending_path, os.O_RDONLY)
             try:
-                _append_line(self.pending_path, line)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise StorageError(f"disk full writing the journal in {self.root}") from None
-                raise StorageError(f"cannot write {self.pending_path}: {exc.strerror}") from None
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StorageError(f"disk full writing the journal in {self.root}") from None
+            raise StorageError(f"cannot write {self.pending_path}: {exc.strerror}") from None
 
     def pending(self) -> Iterator[StoredFile]:
         try:
