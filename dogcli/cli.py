@@ -150,7 +150,9 @@ def _state(ctx: typer.Context) -> State:
 
 WaitOpt = Annotated[
     float,
-    typer.Option("--wait", min=0, help="Seconds to wait for another run to finish (else exit 75)."),
+    typer.Option(
+        "--wait", min=0, max=86400, help="Seconds to wait for another run to finish (else exit 75)."
+    ),
 ]
 MetricsOpt = Annotated[
     Path | None,

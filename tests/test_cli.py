@@ -68,6 +68,8 @@ TOMORROW = (date.today() + timedelta(days=2)).isoformat()
         (["--config", "/nonexistent.toml", "stats"], {}, "config file not found"),
         (["fetch"], {"DOGCLI_CHROME_BINARY": "/nonexistent/chromium"}, "DOGCLI_CHROME_BINARY"),
         (["fetch", "--bogus"], {}, "No such option: --bogus"),
+        (["cleanup", "--wait", "inf"], {}, "Invalid value for '--wait'"),
+        (["cleanup", "--wait", "nan"], {}, "Invalid value for '--wait'"),
         (["frobnicate"], {}, "No such command"),
         ([], {}, "Usage: dogcli"),
     ],
