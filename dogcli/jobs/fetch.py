@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -91,6 +91,28 @@ def run_backfill(
 __all__ = ["parse_range", "run_backfill", "run_fetch", "site_today"]
 
 
+CollectJob = Callable[[tuple[str, ...], Catalog | None, str], Summary]
+
+
+def _recorded(
+    settings: Settings,
+    command: str,
+    streams: Sequence[str],
+    wait: float,
+    metrics_file: Path | None,
+    job: CollectJob,
+) -> Summary:
+    """Run a collect job locked, journaled, alerting, with metrics (as the CLI and timer do)."""
+    from dogcli.jobs.runner import recorded_run
+
+    chosen = check_streams(settings, streams)
+    settings.browser_paths()
+    with recorded_run(settings, command, chosen, wait, metrics_file) as ctx:
+        summary = job(chosen, ctx.catalog, ctx.catalog_error)
+        summary.record(ctx.run)
+    return summary
+
+
 def fetch_command(
     settings: Settings,
     streams: Sequence[str] = (),
@@ -99,16 +121,10 @@ def fetch_command(
     wait: float = 0.0,
     metrics_file: Path | None = None,
 ) -> Summary:
-    """fetch as the CLI and the timer run it: locked, journaled, alerting, with metrics."""
-    from dogcli.jobs.runner import recorded_run
+    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str) -> Summary:
+        return run_fetch(settings, chosen, max_days, reporter, catalog=catalog, catalog_error=error)
 
-    chosen = check_streams(settings, streams)
-    settings.browser_paths()
-    with recorded_run(settings, "fetch", chosen, wait, metrics_file) as ctx:
-        summary = run_fetch(settings, chosen, max_days, reporter,
-                            catalog=ctx.catalog, catalog_error=ctx.catalog_error)  # fmt: skip
-        summary.record(ctx.run)
-    return summary
+    return _recorded(settings, "fetch", streams, wait, metrics_file, job)
 
 
 def backfill_command(
@@ -120,12 +136,8 @@ def backfill_command(
     wait: float = 0.0,
     metrics_file: Path | None = None,
 ) -> Summary:
-    from dogcli.jobs.runner import recorded_run
+    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str) -> Summary:
+        return run_backfill(settings, first, last, chosen, reporter, catalog=catalog,
+                            catalog_error=error)  # fmt: skip
 
-    chosen = check_streams(settings, streams)
-    settings.browser_paths()
-    with recorded_run(settings, "backfill", chosen, wait, metrics_file) as ctx:
-        summary = run_backfill(settings, first, last, chosen, reporter,
-                               catalog=ctx.catalog, catalog_error=ctx.catalog_error)  # fmt: skip
-        summary.record(ctx.run)
-    return summary
+    return _recorded(settings, "backfill", streams, wait, metrics_file, job)
