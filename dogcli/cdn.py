@@ -108,7 +108,7 @@ class CdnClient:
             except NotFound:
                 continue
             return Downloaded(capture, variant, url, data, hashlib.sha256(data).hexdigest())
-        raise DownloadFailed(f"{capture.stream} {capture.site_ts}: 404 for full size and thumbnail")
+        raise DownloadFailed(f"{capture.stream} {capture.url_ts}: 404 for full size and thumbnail")
 
     def _get_with_retries(self, url: str) -> bytes:
         retrying = Retrying(

@@ -276,11 +276,11 @@ def runs(
 ) -> None:
     """Recent fetch, backfill and cleanup runs (the run journal)."""
     from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.store import catalog_for
 
     state = _state(ctx)
     settings = state.settings()
-    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
+    with catalog_for(settings) as cat:
         cat.upgrade()
         recent = RunJournal(cat).recent(limit)
     if as_json:
@@ -297,7 +297,7 @@ def stats(
 ) -> None:
     """What the archive holds, per stream."""
     from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.store import catalog_for
     from dogcli.jobs.fetch import check_streams
     from dogcli.reports.metrics import COMMANDS
     from dogcli.reports.stats import collect_stats
@@ -305,7 +305,7 @@ def stats(
     state = _state(ctx)
     settings = state.settings()
     streams = check_streams(settings, stream or ())
-    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
+    with catalog_for(settings) as cat:
         cat.upgrade()
         report = collect_stats(settings, cat, streams)
         report["last_runs"] = {
@@ -349,11 +349,11 @@ def verify(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the catalog or bring its schema to the newest revision."""
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.store import catalog_for
 
     state = _state(ctx)
     settings = state.settings()
-    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
+    with catalog_for(settings) as cat:
         changed = cat.upgrade()
         current, _head = cat.schema_status()
     state.console.summary(

@@ -27,6 +27,10 @@ class DiscoveryError(DogcliError):
     """A camera page could not be read (after retries)."""
 
 
+class NoCamera(DiscoveryError):
+    """The page says the stream has no camera: not a flaky page, so never retried."""
+
+
 class BrowserError(DogcliError):
     """The browser could not be started."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dogcli.captures import Zones
 from dogcli.errors import SettingsError
 
 ENV_PREFIX = "DOGCLI_"
@@ -32,7 +33,8 @@ class Settings:
     cdn_url: str = "https://cdn.draydog.com"
     terminal: str = "apm"
     streams: tuple[str, ...] = ("in_gate", "out_gate")
-    timezone: str = "America/Los_Angeles"
+    timezone: str = "America/Los_Angeles"  # the page's days, "today", every report
+    url_timezone: str = "UTC"  # the stamps in image URLs
     chrome_binary: str = ""
     chromedriver: str = ""
     concurrency: int = 4
@@ -52,6 +54,10 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def zones(self) -> Zones:
+        return Zones(ZoneInfo(self.timezone), ZoneInfo(self.url_timezone))
 
     @property
     def images_dir(self) -> Path:
@@ -196,6 +202,7 @@ PARSERS: dict[str, Any] = {
     "terminal": _name,
     "streams": _streams,
     "timezone": _timezone,
+    "url_timezone": _timezone,
     "chrome_binary": _text,
     "chromedriver": _text,
     "concurrency": _int_in(1, 32),

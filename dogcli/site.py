@@ -11,9 +11,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from selenium import webdriver
 from selenium.common.exceptions import (
@@ -30,21 +30,63 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from dogcli.captures import Capture, parse_image_url
-from dogcli.errors import BrowserError, DiscoveryError
+from dogcli.errors import BrowserError, DiscoveryError, NoCamera
 from dogcli.retry import BackoffWait
+from dogcli.settings import Settings
 
 log = logging.getLogger(__name__)
 
 POLL = 0.05
 DATE_INPUT = "input.el-input__inner[placeholder='Pick a day']"
 
-# Installed before any page script runs: counts finished gallery loads, i.e. moments when
-# the last visible Element loading mask goes away, and error messages (ElMessage) shown, since
-# a failed load also ends with the mask gone. Cheaper and race-free compared with polling.
-LOAD_OBSERVER_JS = """
+# Installed before any page script runs. It keeps, in window.__dogcli:
+# - started/done: the page's own API calls (fetch and XHR), so that a load is known to be
+#   over on a page with no loading mask too;
+# - loads/busy: finished gallery loads by the Element loading mask, where the page has one;
+# - errors: error messages (ElMessage) shown, since a failed load also ends;
+# - seen: every gallery image URL shown since the last reset. An el-image that fails to load
+#   is replaced by an error placeholder and its URL leaves the DOM, but the capture exists.
+OBSERVER_JS = """
 (() => {
   if (window.__dogcli) return;
-  const st = window.__dogcli = {loads: 0, busy: false, errors: 0};
+  const st = window.__dogcli = {loads: 0, busy: false, errors: 0, started: 0, done: 0,
+                                seen: new Set(), heading: null};
+  const finished = () => { st.done++; };
+  const fetch0 = window.fetch;
+  if (fetch0) window.fetch = function (...args) {
+    st.started++;
+    let answer;
+    try { answer = fetch0.apply(this, args); } catch (e) { finished(); throw e; }
+    // Done once the body is in: the page reads it next and renders it.
+    answer.then((r) => r.clone().arrayBuffer().catch(() => null).finally(finished), finished);
+    return answer;
+  };
+  const send0 = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    st.started++;
+    this.addEventListener('loadend', finished, {once: true});
+    return send0.apply(this, args);
+  };
+  const findHeading = () => {
+    if (st.heading && st.heading.isConnected) return st.heading;
+    st.heading = null;
+    for (const h of document.querySelectorAll('h1,h2,h3,h4,h5,h6')) {
+      if (h.textContent.includes('History')) return (st.heading = h);
+    }
+    const walk = document.createTreeWalker(document.body || document, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      const el = t.parentElement;
+      if (t.data.includes('History') && el && !el.closest('script,style,.el-picker-panel'))
+        return (st.heading = el);
+    }
+    return null;
+  };
+  st.findHeading = findHeading;
+  const inGallery = (el) => {
+    const h = findHeading();
+    return !!h && !!(h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  };
+  st.inGallery = inGallery;
   const busy = () => {
     for (const m of document.querySelectorAll('.el-loading-mask')) {
       if (m.getClientRects().length && getComputedStyle(m).visibility !== 'hidden') return true;
@@ -53,13 +95,10 @@ LOAD_OBSERVER_JS = """
   };
   const isError = (n) => n.nodeType === 1 &&
     (n.matches('.el-message--error') || !!n.querySelector('.el-message--error'));
-  // Every image URL the page ever shows: a thumbnail that fails to load is replaced by an
-  // error placeholder and its URL leaves the DOM, but its capture still exists.
-  st.seen = new Set();
   const remember = (n) => {
     if (n.nodeType !== 1) return;
-    if (n.matches('img.el-image__inner') && n.src) st.seen.add(n.src);
-    for (const img of n.querySelectorAll('img.el-image__inner')) if (img.src) st.seen.add(img.src);
+    const imgs = n.matches('img.el-image__inner') ? [n] : n.querySelectorAll('img.el-image__inner');
+    for (const img of imgs) if (img.src && inGallery(img)) st.seen.add(img.src);
   };
   const check = (records) => {
     for (const r of records) {
@@ -74,37 +113,50 @@ LOAD_OBSERVER_JS = """
 })();
 """
 
-# One round trip: the gallery under the "History" heading, as the page shows it now.
+# One round trip: the gallery after the heading that contains "History", as shown now.
 GALLERY_STATE_JS = """
-const st = window.__dogcli || {loads: 0, busy: false, errors: 0};
-const heading = document.evaluate(
-  "//*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::div or self::span]" +
-  "[normalize-space(text())='History']",
-  document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+const st = window.__dogcli;
+const out = {loads: 0, busy: false, errors: 0, started: 0, done: 0, heading: false,
+             nocamera: false, value: null, urls: [], items: 0, placeholders: 0,
+             page: null, next: null};
+if (!st) return out;
+Object.assign(out, {loads: st.loads, busy: st.busy, errors: st.errors, started: st.started,
+                    done: st.done});
+const heading = st.findHeading();
+out.heading = !!heading;
 const input = document.querySelector(arguments[0]);
-const out = {loads: st.loads, busy: st.busy, errors: st.errors, heading: !!heading,
-             value: input ? input.value : null, urls: [], items: 0, placeholders: 0};
-if (!heading) return out;
-const after = (el) => heading.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
+out.value = input ? input.value : null;
+if (!heading || !input) {
+  out.nocamera = !!document.body && document.body.textContent.includes('No camera found');
+  return out;
+}
 for (const item of document.querySelectorAll('.el-image')) {
-  if (!after(item)) continue;
+  if (!st.inGallery(item)) continue;
   out.items++;
   const img = item.querySelector('img.el-image__inner');
   if (img && img.src) out.urls.push(img.src);
   else if (item.querySelector('.el-image__placeholder')) out.placeholders++;
 }
+for (const pager of document.querySelectorAll('.el-pagination')) {
+  if (!st.inGallery(pager)) continue;
+  const active = pager.querySelector('.el-pager li.is-active');
+  out.page = active ? parseInt(active.textContent, 10) || 1 : 1;
+  const next = pager.querySelector('button.btn-next');
+  out.next = !next ? 'none' : (next.disabled || next.classList.contains('is-disabled')
+                               ? 'disabled' : 'enabled');
+  break;
+}
 return out;
 """
 
-# Bring the first still-lazy image of the gallery into view, which makes the page load it.
-# A scroll event is sent as well: scrollIntoView fires none when nothing had to move.
+# Bring the first still-lazy image of the gallery into view, which makes the page load it
+# and the images below it in the viewport. A scroll event is sent as well: scrollIntoView
+# fires none when nothing had to move (pages that listen for scrolling, not intersections).
 SCROLL_NEXT_JS = """
-const heading = document.evaluate("//*[normalize-space(text())='History']", document, null,
-  XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
-if (!heading) return false;
+const st = window.__dogcli;
 for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) {
-  if (!(heading.compareDocumentPosition(ph) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
   const item = ph.closest('.el-image');
+  if (item.querySelector('img.el-image__inner[src]') || !st.inGallery(item)) continue;
   item.scrollIntoView({block: 'start'});
   for (let el = item.parentElement; el; el = el.parentElement) {
     const style = getComputedStyle(el);
@@ -117,22 +169,19 @@ for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) 
 return false;
 """
 
-# Bring every lazy image of the gallery into view at once: each scrolling box around the
-# gallery is opened to its full height, so a visibility check against that box (Element Plus
-# el-image with a scroll container, or an IntersectionObserver rooted at it) sees every image,
-# and one scroll event is sent. Scrolling box by box costs a throttled check (200 ms) per step.
-# A page that checks against the window instead is left to the stepwise SCROLL_NEXT_JS loop.
+# Bring every lazy image of an inner scrolling box into view at once: each scrolling box
+# around the gallery is opened to its full height, so a visibility check against that box
+# (Element Plus el-image with a scroll container: an IntersectionObserver rooted at it) sees
+# every image. Images checked against the window are left to the SCROLL_NEXT_JS steps.
 EXPAND_LAZY_JS = """
-const heading = document.evaluate("//*[normalize-space(text())='History']", document, null,
-  XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
-if (!heading) return 0;
+const st = window.__dogcli;
 const seen = new Set(), boxes = [];
 let lazy = 0;
 for (const ph of document.querySelectorAll('.el-image .el-image__placeholder')) {
-  if (!(heading.compareDocumentPosition(ph) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
+  const item = ph.closest('.el-image');
+  if (item.querySelector('img.el-image__inner[src]') || !st.inGallery(item)) continue;
   lazy++;
-  for (let el = ph.closest('.el-image').parentElement; el && el !== document.body;
-       el = el.parentElement) {
+  for (let el = item.parentElement; el && el !== document.body; el = el.parentElement) {
     if (seen.has(el)) break;
     seen.add(el);
     const style = getComputedStyle(el);
@@ -146,7 +195,24 @@ for (const box of boxes) {
   box.dispatchEvent(new Event('scroll'));
 }
 window.dispatchEvent(new Event('scroll'));
-return lazy;
+return boxes.length ? lazy : 0;
+"""
+
+# Click the pager's "next" button, or its page number 1; true when there was one to click.
+PAGER_JS = """
+const st = window.__dogcli;
+for (const pager of document.querySelectorAll('.el-pagination')) {
+  if (!st.inGallery(pager)) continue;
+  let target = null;
+  if (arguments[0] === 'next') target = pager.querySelector('button.btn-next');
+  else for (const li of pager.querySelectorAll('.el-pager li'))
+    if (li.textContent.trim() === '1') { target = li; break; }
+  if (!target || target.disabled) return false;
+  target.scrollIntoView({block: 'center'});
+  target.click();
+  return true;
+}
+return false;
 """
 
 
@@ -159,10 +225,13 @@ class Found:
 class Browser:
     """One headless Chromium per command run, with a fresh throwaway profile."""
 
-    def __init__(self, binary: str, driver_path: str, page_timeout: float = 30.0) -> None:
+    def __init__(
+        self, binary: str, driver_path: str, page_timeout: float = 30.0, timezone: str = ""
+    ) -> None:
         self.binary = binary
         self.driver_path = driver_path
         self.page_timeout = page_timeout
+        self.timezone = timezone  # the browser's zone: a page may compute its days in it
         self._profile: str | None = None
         self._driver: webdriver.Chrome | None = None
         self._starting: threading.Thread | None = None
@@ -219,17 +288,18 @@ class Browser:
             "--metrics-recording-only",
             "--mute-audio",
             "--window-size=1280,1024",
-            # Discovery reads each <img>'s URL and never needs its bytes: not loading them
-            # halves Chromium's CPU per page (bench/: 8.1 -> 4.2 s for six pages) and the
-            # site's CDN no longer serves every thumbnail of every page read.
-            "--blink-settings=imagesEnabled=false",
+            # Images stay on: an Element Plus el-image may render its <img>, and so its URL,
+            # only once the image has loaded (SITE.md).
             f"--user-data-dir={self._profile}",
         ):
             options.add_argument(arg)
         if os.geteuid() == 0:
             options.add_argument("--no-sandbox")  # Chromium refuses to run as root otherwise
         # Giving the driver path keeps Selenium Manager (and its downloads) out of it.
-        service = Service(executable_path=self.driver_path)
+        env = dict(os.environ)
+        if self.timezone:
+            env["TZ"] = self.timezone  # Chromium's zone follows its process's TZ
+        service = Service(executable_path=self.driver_path, env=env)
         try:
             driver = webdriver.Chrome(service=service, options=options)
         except WebDriverException as exc:
@@ -240,9 +310,7 @@ class Browser:
             raise BrowserError(f"cannot start chromedriver {self.driver_path}: {exc}") from None
         driver.set_page_load_timeout(self.page_timeout)
         driver.set_script_timeout(self.page_timeout)
-        driver.execute_cdp_cmd(
-            "Page.addScriptToEvaluateOnNewDocument", {"source": LOAD_OBSERVER_JS}
-        )
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OBSERVER_JS})
         # A request that hangs holds Chromium's HTTP cache lock on its URL for about 20 s,
         # so a retry (a reloaded page asking the API the same URL) would stall behind it.
         # Without the cache there is no lock; nothing here is ever fetched twice on purpose.
@@ -302,20 +370,17 @@ class CameraSite:
     def __init__(
         self,
         browser: Browser,
-        site_url: str,
-        cdn_url: str,
-        terminal: str,
-        page_timeout: float = 30.0,
-        max_retries: int = 3,
-        retry_base: float = 1.0,
+        settings: Settings,
     ) -> None:
         self.browser = browser
-        self.site_url = site_url.rstrip("/")
-        self.cdn_url = cdn_url
-        self.terminal = terminal
-        self.timeout = page_timeout
-        self.max_retries = max_retries
-        self.wait = BackoffWait(retry_base)
+        self.site_url = settings.site_url.rstrip("/")
+        self.cdn_url = settings.cdn_url
+        self.cdn_prefix = self.cdn_url.rstrip("/") + "/"
+        self.terminal = settings.terminal
+        self.zones = settings.zones
+        self.timeout = settings.page_timeout
+        self.max_retries = settings.max_retries
+        self.wait = BackoffWait(settings.retry_base)
         self._stream: str | None = None  # stream whose page is open
 
     def page_url(self, stream: str) -> str:
@@ -325,7 +390,8 @@ class CameraSite:
         )
 
     def discover(self, stream: str, day: date) -> list[Found]:
-        """Every capture of `stream` the page lists for `day`; retried, then DiscoveryError."""
+        """Every capture of `stream` the page's History shows for the local `day`, whatever
+        the date in its URL; retried, then DiscoveryError (NoCamera at once)."""
         retrying = Retrying(
             stop=stop_after_attempt(self.max_retries + 1),
             wait=self.wait,
@@ -347,6 +413,9 @@ class CameraSite:
         except (TimeoutException, WebDriverException, _PageError) as exc:
             self._stream = None
             raise DiscoveryError(f"{stream} {day}: {_describe(exc)}") from None
+        except NoCamera:
+            self._stream = None
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- one attempt -----------------------------------------------------------------------
@@ -361,38 +430,26 @@ class CameraSite:
             if driver.current_url.split("#")[0] == url.split("#")[0]:
                 driver.get("about:blank")  # a same-URL get() would not reload
             driver.get(url)
-            self._stream = stream
         target = f"{day:%Y-%m-%d}"
-        state = self._wait(lambda s: s["heading"] and s["value"] is not None, "the date picker")
-        if opened and state["value"] != target:
-            state = self._settle()
+        state = self._wait(
+            lambda s: s["nocamera"] or (s["heading"] and s["value"] is not None),
+            "the History date picker",
+        )
+        if state["nocamera"]:
+            raise NoCamera(f"{stream}: the page says 'No camera found'")
+        self._stream = stream
+        if opened:
+            state = self._settled(target, state, "the page's first gallery")
         if state["value"] != target:
-            self._select_day(target, state["loads"], state["errors"])
-        elif opened:
-            self._wait_loaded(target, 0, 0)  # the page's own first load, of this very day
-        elif state["busy"] or state["loads"] == 0:
-            self._wait_loaded(target, state["loads"], state["errors"])
-        urls = self._load_all_lazy()
-        found = self._parse(urls, stream, day)
+            self._select_day(target, state)
+        elif state["busy"] or state["started"] > state["done"]:
+            self._settled(target, state, f"the History gallery of {target}")
+        urls = self._read_pages(target)
+        found = self._parse(urls, stream)
         log.debug(
             "%s %s: %d captures in %.2fs", stream, day, len(found), time.monotonic() - started
         )
         return found
-
-    def _settle(self) -> dict[str, Any]:
-        """Let a freshly opened page finish its own first gallery load (today's): a load that
-        finishes after we pick a day must be ours, not that one."""
-
-        def idle(s: dict[str, Any]) -> bool:
-            if s["busy"]:
-                return False
-            day = s["value"]
-            return bool(s["loads"] > 0 or (s["urls"] and all(_day_of(u) == day for u in s["urls"])))
-
-        try:
-            return self._wait(idle, "the page's first gallery")
-        except TimeoutException:
-            return self._state()  # a page without a loading mask and nothing today: go on
 
     def _state(self) -> dict[str, Any]:
         try:
@@ -419,35 +476,59 @@ class CameraSite:
         state: dict[str, Any] = box["state"]
         return state
 
-    def _wait_loaded(self, target: str, loads_before: int, errors_before: int) -> dict[str, Any]:
-        """Wait until the gallery shows `target`: its load finished and no mask is left.
+    def _settled(
+        self, target: str, before: dict[str, Any], what: str, page: int | None = None
+    ) -> dict[str, Any]:
+        """Wait until a load the page began is over and its gallery is drawn: no API call in
+        flight and a new one finished (or, on a page without any, a loading mask came and
+        went), no mask, the date is `target` (and the pager on `page`), and the gallery the
+        same at two polls in a row (the page renders what it received a moment later).
 
-        An error message shown meanwhile, with no image of the day, means the load failed (the
-        gallery is empty or still the previous day's): an error, never an empty day."""
+        An error message shown meanwhile, with no image of the day, means the load failed
+        (the gallery is empty or still the previous day's): an error, never an empty day."""
+        last: list[Any] = [None]
 
-        prefix = self.cdn_url.rstrip("/") + "/"
-
-        def shows_day(state: dict[str, Any]) -> bool:
-            if state["busy"] or state["value"] != target:
+        def over(s: dict[str, Any]) -> bool:
+            if s["busy"] or s["started"] > s["done"] or s["value"] != target:
                 return False
-            # Which day the gallery shows, by its CDN images' day folders. Images of other
-            # hosts, and a few odd ones, must not stall the wait (a hostile page could add
-            # them forever): the day asked for must simply outnumber every other day.
-            days = Counter(_day_of(u) for u in state["urls"] if u.startswith(prefix))
-            of_day = days.pop(target, 0)
-            other = max(days.values(), default=0)
-            if state["errors"] > errors_before and not of_day:
+            if s["done"] <= before["done"] and s["loads"] <= before["loads"]:
+                return False  # nothing has happened yet
+            if page is not None and s["page"] not in (None, page):
+                return False
+            of_day, other = self._days(s["urls"], target)
+            if s["errors"] > before["errors"] and not of_day:
                 raise _PageError(f"the page failed to load the History of {target}")
-            if state["loads"] > loads_before:
-                # A load finished after we asked: the gallery is the new day's, or empty.
-                return of_day >= other
-            # Pages without a loading mask: trust only images of the day itself.
-            return of_day > other
+            if of_day < other:  # still the previous day's images
+                return False
+            sig = (len(s["urls"]), s["items"], s["urls"][:1], s["urls"][-1:], s["page"])
+            steady: bool = sig == last[0]
+            last[0] = sig
+            return steady
 
-        return self._wait(shows_day, f"the History gallery of {target}")
+        return self._wait(over, what)
 
-    def _select_day(self, target: str, loads_before: int, errors_before: int) -> None:
+    def _days(self, urls: list[str], target: str) -> tuple[int, int]:
+        """How many gallery URLs are of the local day `target`, and of the most frequent other
+        day: a day's gallery holds URLs of two UTC dates, and while a load runs the previous
+        day's images stay. Images of other hosts, and a few odd ones, count for nothing (a
+        hostile page could add them forever)."""
+        days = Counter(self._local_day(u) for u in urls if u.startswith(self.cdn_prefix))
+        days.pop(None, None)
+        of_day = days.pop(target, 0)
+        return of_day, max(days.values(), default=0)
+
+    def _local_day(self, url: str) -> str | None:
+        # .../{ts}-{stream}[...].jpeg: the stamp, without full validation (speed).
+        name = url.rsplit("/", 1)[-1]
+        try:
+            stamp = datetime.fromisoformat(unquote(name)[:19])
+        except ValueError:
+            return None
+        return f"{self.zones.to_utc(stamp).astimezone(self.zones.site):%Y-%m-%d}"
+
+    def _select_day(self, target: str, before: dict[str, Any]) -> None:
         driver = self.browser.driver
+        driver.execute_script("window.__dogcli.seen.clear()")  # URLs of this day only
         field = driver.find_element(By.CSS_SELECTOR, DATE_INPUT)
         # Typing is the fast path; clear() does not stick on Element inputs, Ctrl+A does.
         field.click()
@@ -455,14 +536,21 @@ class CameraSite:
         field.send_keys(target, Keys.ENTER)
         try:
             self._wait(
-                lambda s: s["value"] == target and (s["busy"] or s["loads"] > loads_before),
+                lambda s: (
+                    s["value"] == target
+                    and (
+                        s["busy"]
+                        or s["started"] > before["started"]
+                        or s["loads"] > before["loads"]
+                    )
+                ),
                 "the typed date",
                 timeout=min(self.timeout, 3.0),
             )
         except TimeoutException:
             log.debug("typing %s was not taken; clicking the calendar", target)
             self._click_calendar(target)
-        self._wait_loaded(target, loads_before, errors_before)
+        self._settled(target, before, f"the History gallery of {target}")
 
     def _click_calendar(self, target: str) -> None:
         driver = self.browser.driver
@@ -500,8 +588,50 @@ class CameraSite:
                 return
         raise _PageError(f"no calendar cell for {target}")
 
+    def _read_pages(self, target: str) -> list[str]:
+        """Every image URL of the day's gallery: each page of a paginated one, from the first."""
+        driver = self.browser.driver
+        state = self._state()
+        if state["page"] not in (None, 1):
+            before = state
+            if not driver.execute_script(PAGER_JS, "first"):
+                raise _PageError("the gallery's pager has no page 1")
+            self._settled(target, before, "page 1 of the gallery", page=1)
+        urls = self._load_all_lazy()
+        for _ in range(1000):  # bounded: a thousand pages
+            state = self._state()
+            if state["next"] != "enabled":
+                break
+            page = int(state["page"] or 1) + 1
+            if not driver.execute_script(PAGER_JS, "next"):
+                break
+            self._wait_page(target, state, page)
+            urls.extend(self._load_all_lazy())
+        seen = driver.execute_script("return Array.from(window.__dogcli.seen)")
+        return list(dict.fromkeys([*urls, *(seen or [])]))
+
+    def _wait_page(self, target: str, before: dict[str, Any], page: int) -> None:
+        """A pager step: the page asked the server for it (then wait for that load) or drew
+        it from what it had (then wait for the drawing)."""
+        last: list[Any] = [None]
+
+        def sig(s: dict[str, Any]) -> tuple[Any, ...]:
+            return (len(s["urls"]), s["items"], s["urls"][:1], s["urls"][-1:])
+
+        def shown(s: dict[str, Any]) -> bool:
+            if s["page"] != page or s["busy"] or s["started"] > s["done"]:
+                return False
+            if s["value"] != target:
+                raise _PageError(f"the date changed to {s['value']} while paging")
+            now = sig(s)
+            steady = now == last[0] and (now != sig(before) or s["done"] > before["done"])
+            last[0] = now
+            return steady
+
+        self._wait(shown, f"page {page} of the gallery of {target}")
+
     def _load_all_lazy(self) -> list[str]:
-        """Scroll lazy thumbnails into view until every gallery image has its URL."""
+        """Bring lazy thumbnails into view until every gallery image has its URL."""
         driver = self.browser.driver
         state = self._state()
         if state["placeholders"] and driver.execute_script(EXPAND_LAZY_JS):
@@ -512,7 +642,7 @@ class CameraSite:
                     timeout=min(2.0, self.timeout),
                 )
             except TimeoutException:
-                state = self._state()  # the page ignored it: step through instead
+                state = self._state()  # checked against the window: step through instead
             if state["busy"]:
                 raise _PageError("the gallery reloaded while scrolling")
         deadline = time.monotonic() + self.timeout
@@ -534,31 +664,23 @@ class CameraSite:
             if state["busy"]:
                 raise _PageError("the gallery reloaded while scrolling")
             deadline = time.monotonic() + self.timeout
-        seen = driver.execute_script("return Array.from((window.__dogcli || {}).seen || [])")
-        return list(dict.fromkeys([*state["urls"], *(seen or [])]))
+        return list(state["urls"])
 
-    def _parse(self, urls: list[str], stream: str, day: date) -> list[Found]:
+    def _parse(self, urls: list[str], stream: str) -> list[Found]:
         found: dict[Capture, Found] = {}
         for url in urls:
-            parsed = parse_image_url(url, self.cdn_url, self.terminal)
+            parsed = parse_image_url(url, self.cdn_url, self.terminal, self.zones)
             if parsed is None:
                 log.debug("ignored URL %s", url[:200])
                 continue
             capture, variant = parsed
-            if capture.stream != stream or capture.day != day:
-                continue
-            found.setdefault(capture, Found(capture, variant))
-        return sorted(found.values(), key=lambda f: f.capture.site_ts)
+            if capture.stream == stream:
+                found.setdefault(capture, Found(capture, variant))
+        return sorted(found.values(), key=lambda f: f.capture.taken)
 
 
 class _PageError(Exception):
     pass
-
-
-def _day_of(url: str) -> str | None:
-    # .../{YYYY-MM-DD}/{H}/{ts}-... : the date folder, without full validation (speed).
-    parts = url.split("/")
-    return parts[-3] if len(parts) >= 3 else None
 
 
 def _visible_panel(driver: Any) -> WebElement | bool:

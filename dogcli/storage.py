@@ -10,9 +10,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from dogcli import clock
 from dogcli.captures import Capture
 from dogcli.errors import DataDirUnusable, StorageError
 
@@ -30,7 +30,7 @@ class StoredFile:
 
     terminal: str
     stream: str
-    site_ts: str
+    url_ts: str  # the capture's stamp as in its URL
     variant: str
     path: str  # relative to the data dir
     bytes: int
@@ -175,13 +175,13 @@ class Storage:
         record = StoredFile(
             terminal=capture.terminal,
             stream=capture.stream,
-            site_ts=capture.site_ts,
+            url_ts=capture.url_ts,
             variant=variant,
             path=capture.rel_path,
             bytes=len(data),
             sha256=sha256,
             source_url=source_url,
-            downloaded_at=datetime.now(UTC).isoformat(),
+            downloaded_at=clock.now().isoformat(),
         )
         self.journal(record)
         self.write_atomic(capture.rel_path, data)
@@ -243,7 +243,10 @@ class Storage:
         with handle:
             for line in handle:
                 try:
-                    yield StoredFile(**json.loads(line))
+                    fields = json.loads(line)
+                    if "site_ts" in fields:  # written by a version before the UTC model
+                        fields["url_ts"] = fields.pop("site_ts")
+                    yield StoredFile(**fields)
                 except (ValueError, TypeError):
                     continue  # a line cut short by a crash
 

@@ -107,7 +107,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> bool:
+def upgrade(engine: Engine, url_timezone: str = "UTC") -> bool:
     """Bring the schema to the newest revision; returns True when it changed anything."""
     from alembic import command
 
@@ -124,6 +124,7 @@ def upgrade(engine: Engine) -> bool:
         if MigrationContext.configure(connection).get_current_revision() == head:
             return False
         config.attributes["connection"] = connection
+        config.attributes["url_timezone"] = url_timezone  # 0003 recomputes capture times
         command.upgrade(config, "head")
     log.info("catalog schema upgraded to %s", head)
     return True

@@ -22,8 +22,8 @@ class CaptureRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     terminal: Mapped[str] = mapped_column(String(64))
     stream: Mapped[str] = mapped_column(String(64))
-    site_ts: Mapped[str] = mapped_column(String(19))  # as in the URL, site-local
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # UTC
+    url_ts: Mapped[str] = mapped_column(String(19))  # the stamp as in the URL (URL zone)
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the stamp, UTC
     variant: Mapped[str] = mapped_column(String(16))
     path: Mapped[str] = mapped_column(Text)
     bytes: Mapped[int] = mapped_column(BigInteger)
@@ -32,7 +32,7 @@ class CaptureRow(Base):
     downloaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        UniqueConstraint("terminal", "stream", "site_ts", name="uq_captures_identity"),
+        UniqueConstraint("terminal", "stream", "url_ts", name="uq_captures_identity"),
         # Covering index: stats (count, bytes, first/last, recent) never touch the table.
         Index("ix_captures_stream_time", "terminal", "stream", "captured_at", "bytes"),
         Index("ix_captures_captured_at", "captured_at"),

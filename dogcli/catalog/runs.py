@@ -6,11 +6,12 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from dogcli import clock
 from dogcli.catalog.models import RunRow
 from dogcli.catalog.store import Catalog, as_utc
 from dogcli.redact import redact_url
@@ -22,7 +23,7 @@ OUTCOMES = ("running", "ok", "partial", "failed", "skipped")
 class Run:
     command: str
     streams: list[str] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime = field(default_factory=lambda: clock.now())
     finished_at: datetime | None = None
     outcome: str = "running"
     found: int = 0
@@ -103,7 +104,7 @@ class RunJournal:
         return run
 
     def finish(self, run: Run) -> None:
-        run.finished_at = run.finished_at or datetime.now(UTC)
+        run.finished_at = run.finished_at or clock.now()
         values = _values(run)
         if run.id is None:
             self.start(run)

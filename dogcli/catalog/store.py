@@ -7,19 +7,20 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, func, select, text, tuple_
+from sqlalchemy import Engine, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from dogcli.captures import SITE_TS_FORMAT
+from dogcli.captures import STAMP_FORMAT
 from dogcli.catalog import db
 from dogcli.catalog.models import CaptureRow
 from dogcli.errors import CatalogUnavailable
 from dogcli.retry import BackoffWait
+from dogcli.settings import Settings
 from dogcli.storage import StoredFile
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,14 @@ class Have:
 class Catalog:
     """One catalog database. Every call retries transient errors, then raises CatalogUnavailable."""
 
-    def __init__(self, url: str, max_retries: int = 3, retry_base: float = 1.0) -> None:
+    def __init__(
+        self, url: str, max_retries: int = 3, retry_base: float = 1.0, url_timezone: str = "UTC"
+    ) -> None:
         self.url = url
         self.engine: Engine = db.make_engine(url)
         self.max_retries = max_retries
         self.retry_base = retry_base
+        self.url_timezone = url_timezone  # for the migration that recomputes capture times
 
     @property
     def dialect(self) -> str:
@@ -157,7 +161,7 @@ class Catalog:
     def upgrade(self) -> bool:
         if self._at_head() is not None:
             return False
-        return self.retry(lambda: db.upgrade(self.engine))
+        return self.retry(lambda: db.upgrade(self.engine, self.url_timezone))
 
     def schema_status(self) -> tuple[str | None, str | None]:
         """(current, head) revisions."""
@@ -168,13 +172,16 @@ class Catalog:
 
     # -- reads -----------------------------------------------------------------------------
 
-    def have_day(self, terminal: str, stream: str, day: date) -> dict[str, Have]:
-        """Cataloged captures of one site-local day, by site timestamp."""
-        lo, hi = f"{day:%Y-%m-%d}T00:00:00", f"{day:%Y-%m-%d}T23:59:59"
-        query = select(CaptureRow.site_ts, CaptureRow.path, CaptureRow.bytes).where(
+    def have_day(
+        self, terminal: str, stream: str, start: datetime, end: datetime
+    ) -> dict[str, Have]:
+        """Cataloged captures taken in [start, end) (a local day's bounds), by URL stamp."""
+        at = CaptureRow.captured_at
+        query = select(CaptureRow.url_ts, CaptureRow.path, CaptureRow.bytes).where(
             CaptureRow.terminal == terminal,
             CaptureRow.stream == stream,
-            CaptureRow.site_ts.between(lo, hi),
+            at >= _to_db(start),
+            at < _to_db(end),
         )
 
         def run() -> dict[str, Have]:
@@ -184,9 +191,9 @@ class Catalog:
         return self.retry(run)
 
     def known(self, keys: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
-        """Which (terminal, stream, site_ts) keys are cataloged."""
+        """Which (terminal, stream, url_ts) keys are cataloged."""
         found: set[tuple[str, str, str]] = set()
-        cols = (CaptureRow.terminal, CaptureRow.stream, CaptureRow.site_ts)
+        cols = (CaptureRow.terminal, CaptureRow.stream, CaptureRow.url_ts)
         for start in range(0, len(keys), 500):
             chunk = list(keys[start : start + 500])
             query = select(*cols).where(tuple_(*cols).in_(chunk))
@@ -197,17 +204,6 @@ class Catalog:
 
             found.update((t, s, ts) for t, s, ts in self.retry(run))
         return found
-
-    def newest_site_ts(self, terminal: str, stream: str) -> str | None:
-        query = select(func.max(CaptureRow.site_ts)).where(
-            CaptureRow.terminal == terminal, CaptureRow.stream == stream
-        )
-
-        def run() -> str | None:
-            with self.engine.connect() as conn:
-                return conn.execute(query).scalar()
-
-        return self.retry(run)
 
     def newest_capture_time(self, terminal: str, stream: str) -> datetime | None:
         """Capture time (UTC) of the stream's newest capture: one index probe."""
@@ -231,7 +227,8 @@ class Catalog:
         batch_size: int = 200,
         replace: bool = False,
     ) -> int:
-        """Insert-or-ignore on (terminal, stream, site_ts); returns rows offered.
+        """Insert-or-ignore on (terminal, stream, url_ts); returns rows offered. `tz` is the
+        zone of the URL stamps (captured_at is the stamp read in it).
 
         replace=True updates the row of a capture whose file was downloaded again.
         """
@@ -242,7 +239,7 @@ class Catalog:
         else:
             from sqlalchemy.dialects.sqlite import insert
         rows = [self._row(record, tz) for record in records]
-        key = ["terminal", "stream", "site_ts"]
+        key = ["terminal", "stream", "url_ts"]
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
             base = insert(CaptureRow)
@@ -263,16 +260,16 @@ class Catalog:
 
     @staticmethod
     def _row(record: StoredFile, tz: ZoneInfo) -> dict[str, Any]:
-        ts = record.site_ts
+        ts = record.url_ts
         if len(ts) == 19 and ts[10] == "T" and ts[4] == "-":  # fromisoformat: 10x strptime
-            local = datetime.fromisoformat(ts).replace(tzinfo=tz)
+            stamp = datetime.fromisoformat(ts).replace(tzinfo=tz)
         else:
-            local = datetime.strptime(ts, SITE_TS_FORMAT).replace(tzinfo=tz)
+            stamp = datetime.strptime(ts, STAMP_FORMAT).replace(tzinfo=tz)
         return {
             "terminal": record.terminal,
             "stream": record.stream,
-            "site_ts": record.site_ts,
-            "captured_at": _to_db(local),
+            "url_ts": record.url_ts,
+            "captured_at": _to_db(stamp),
             "variant": record.variant,
             "path": record.path,
             "bytes": record.bytes,
@@ -280,6 +277,26 @@ class Catalog:
             "source_url": record.source_url,
             "downloaded_at": _to_db(datetime.fromisoformat(record.downloaded_at)),
         }
+
+    def set_paths(self, terminal: str, items: Sequence[tuple[str, str, str]]) -> None:
+        """Point rows, given as (stream, url_ts, path), at where their files now are."""
+        statement = (
+            update(CaptureRow)
+            .where(
+                CaptureRow.terminal == terminal,
+                CaptureRow.stream == bindparam("s"),
+                CaptureRow.url_ts == bindparam("t"),
+            )
+            .values(path=bindparam("p"))
+        )
+        for start in range(0, len(items), 500):
+            chunk = [{"s": s, "t": t, "p": p} for s, t, p in items[start : start + 500]]
+
+            def run(chunk: list[dict[str, str]] = chunk) -> None:
+                with self.engine.begin() as conn:
+                    conn.execute(statement, chunk)
+
+            self.retry(run)
 
     def oldest_before(
         self, terminal: str, before: datetime, limit: int
@@ -378,9 +395,17 @@ class Catalog:
         return self.retry(run)
 
 
-def open_catalog(url: str, max_retries: int, retry_base: float) -> tuple[Catalog | None, str]:
+def catalog_for(settings: Settings, max_retries: int | None = None) -> Catalog:
+    """The catalog the settings name (not yet migrated)."""
+    retries = settings.max_retries if max_retries is None else max_retries
+    return Catalog(
+        settings.effective_database_url, retries, settings.retry_base, settings.url_timezone
+    )
+
+
+def open_catalog(settings: Settings) -> tuple[Catalog | None, str]:
     """A migrated catalog, or (None, why) when it cannot be reached: callers carry on without."""
-    catalog = Catalog(url, max_retries, retry_base)
+    catalog = catalog_for(settings)
     try:
         catalog.upgrade()
     except CatalogUnavailable as exc:

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from dogcli import clock
 from dogcli.catalog.store import Catalog
 from dogcli.errors import UsageError
 from dogcli.settings import Settings
@@ -96,7 +97,7 @@ def run_cleanup(
 ) -> CleanupResult:
     days = check_options(settings, retention_days, max_disk_percent)
     started = time.monotonic()
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or clock.now()).astimezone(UTC)
     today = now.astimezone(settings.tz).date()
     cutoff_day = today - timedelta(days=days)
     cutoff = datetime.combine(cutoff_day, dtime(0), tzinfo=settings.tz)

@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dogcli.captures import FULL, Capture
+from dogcli import clock
+from dogcli.captures import FULL, Capture, capture_from_path
 from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DiscoveryError, StorageError
 from dogcli.settings import Settings
@@ -107,7 +108,7 @@ class Summary:
 
 
 def site_today(settings: Settings, now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(settings.tz).date()
+    return (now or clock.now()).astimezone(settings.tz).date()
 
 
 def days_between(first: date, last: date) -> list[date]:
@@ -123,6 +124,7 @@ class Collector:
         reporter: Reporter | None = None,
     ) -> None:
         self.settings = settings
+        self.zones = settings.zones
         self.reporter = reporter or QuietReporter()
         self.retry_base = settings.retry_base
         self.read_timeout = settings.read_timeout
@@ -139,9 +141,7 @@ class Collector:
     # -- catalog access that survives an outage ----------------------------------------------
 
     def open_catalog(self) -> Catalog | None:
-        catalog, error = open_catalog(
-            self.settings.effective_database_url, self.settings.max_retries, self.retry_base
-        )
+        catalog, error = open_catalog(self.settings)
         self.use_catalog(catalog, error)
         self._owns_catalog = True
         return catalog
@@ -170,7 +170,7 @@ class Collector:
         if self.catalog is None:
             return
         records = {
-            (r.terminal, r.stream, r.site_ts): r
+            (r.terminal, r.stream, r.url_ts): r
             for r in self.storage.pending()
             if self.storage.size(r.path) == r.bytes
         }
@@ -181,7 +181,7 @@ class Collector:
         try:
             known = self.catalog.known(keys)
             missing = [records[k] for k in keys if k not in known]
-            self.catalog.insert(missing, self.settings.tz, self.settings.batch_size)
+            self.catalog.insert(missing, self.zones.url, self.settings.batch_size)
         except CatalogUnavailable as exc:
             self._catalog_failed(str(exc))
             return
@@ -199,10 +199,10 @@ class Collector:
             return
         try:
             if self._buffer:
-                self.catalog.insert(self._buffer, self.settings.tz, self.settings.batch_size)
+                self.catalog.insert(self._buffer, self.zones.url, self.settings.batch_size)
             if self._replace:
                 self.catalog.insert(
-                    self._replace, self.settings.tz, self.settings.batch_size, replace=True
+                    self._replace, self.zones.url, self.settings.batch_size, replace=True
                 )
         except CatalogUnavailable as exc:
             self._catalog_failed(str(exc))
@@ -213,34 +213,30 @@ class Collector:
     # -- what we already have --------------------------------------------------------------
 
     def _had(self, stream: str, day: date) -> tuple[set[str], set[str]]:
-        """(site timestamps to skip, timestamps whose row exists but whose file is gone)."""
+        """(URL stamps to skip, stamps whose row exists but whose file is gone or differs)."""
         terminal = self.settings.terminal
-        on_disk = set(self.storage.day_files(terminal, stream, f"{day:%Y-%m-%d}"))
         if self.catalog is None or self.summary.catalog_down:
             # Every placed file was journaled first, so it is cataloged or will be.
-            return {ts for ts in self._names_to_ts(stream, day, on_disk)}, set()
+            names = self.storage.day_files(terminal, stream, f"{day:%Y-%m-%d}")
+            return set(self._names_to_stamps(stream, names)), set()
         try:
-            rows = self.catalog.have_day(terminal, stream, day)
+            rows = self.catalog.have_day(terminal, stream, *self.zones.day_bounds(day))
         except CatalogUnavailable as exc:
             self._catalog_failed(str(exc))
             return self._had(stream, day)
         skip: set[str] = set()
         broken: set[str] = set()
         for ts, have in rows.items():
-            name = have.path.rsplit("/", 1)[-1]
-            if name in on_disk and self.storage.size(have.path) == have.bytes:
-                skip.add(ts)
-            else:
-                broken.add(ts)
+            # The row's own path: an archive of the earlier layout keeps its names until
+            # `verify --repair` renames them.
+            (skip if self.storage.size(have.path) == have.bytes else broken).add(ts)
         return skip, broken
 
-    def _names_to_ts(self, stream: str, day: date, names: Iterable[str]) -> Iterable[str]:
-        from dogcli.captures import capture_from_path
-
+    def _names_to_stamps(self, stream: str, names: Iterable[str]) -> Iterable[str]:
         for name in names:
-            capture = capture_from_path(self.settings.terminal, stream, name)
-            if capture is not None and capture.day == day:
-                yield capture.site_ts
+            parsed = capture_from_path(self.settings.terminal, stream, name, self.zones)
+            if parsed is not None:
+                yield parsed[0].url_ts
 
     # -- the job ---------------------------------------------------------------------------
 
@@ -252,7 +248,7 @@ class Collector:
         plan = by_stream(plan)
         self.storage.ensure_writable()
         binary, driver = s.browser_paths()
-        browser = Browser(binary, driver, s.page_timeout)
+        browser = Browser(binary, driver, s.page_timeout, s.timezone)
         if plan:  # Chromium starts (a second or more) while the rest gets ready
             browser.start_soon()
         try:
@@ -279,10 +275,7 @@ class Collector:
                 browser,
                 ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="dl") as pool,
             ):
-                site = CameraSite(
-                    browser, s.site_url, s.cdn_url, s.terminal, s.page_timeout,
-                    s.max_retries, self.retry_base,
-                )  # fmt: skip
+                site = CameraSite(browser, s)
                 try:
                     for stream, day in plan:
                         pending = self._drain(pending, block=False)
@@ -299,13 +292,13 @@ class Collector:
                         if swept:  # left by a killed run; their captures are fetched below
                             self.reporter.note(f"removed {swept} partial files of an earlier run")
                         skip, broken = self._had(stream, day)
-                        todo = [f.capture for f in found if f.capture.site_ts not in skip]
+                        todo = [f.capture for f in found if f.capture.url_ts not in skip]
                         self.summary.found += len(found)
                         self.summary.already += len(found) - len(todo)
                         self.summary.new += len(todo)
                         self.reporter.day_found(stream, day, len(found), len(todo))
                         for capture in todo:
-                            replace = capture.site_ts in broken
+                            replace = capture.url_ts in broken
                             future = pool.submit(self._download, cdn, capture, replace)
                             future.add_done_callback(self._completed.put)
                             pending.add(future)
@@ -389,10 +382,10 @@ def fetch_plan(
     notes: list[str] = []
     for stream in streams:
         try:
-            newest = catalog.newest_site_ts(settings.terminal, stream) if catalog else None
+            newest = catalog.newest_capture_time(settings.terminal, stream) if catalog else None
         except CatalogUnavailable:
             newest = None  # the collect job reports the outage
-        first = date.fromisoformat(newest[:10]) if newest else today
+        first = newest.astimezone(settings.tz).date() if newest else today
         first = min(first, today)
         days = days_between(first, today)
         if len(days) > max_days:

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dogcli import clock
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DogcliError
@@ -51,9 +51,7 @@ def recorded_run(
     """Open the catalog, take the archive lock, journal the run, and afterwards alert and
     write metrics. The body fills ctx.run (counts, outcome) from its result."""
     Storage(settings.data_dir).ensure_writable()  # an unusable data dir is a usage error
-    catalog, error = open_catalog(
-        settings.effective_database_url, settings.max_retries, settings.retry_base
-    )
+    catalog, error = open_catalog(settings)
     if catalog is None and needs_catalog:
         raise CatalogUnavailable(error)
     run = Run(command=command, streams=list(streams))
@@ -72,7 +70,7 @@ def recorded_run(
                     run.error = "interrupted" if isinstance(exc, KeyboardInterrupt) else repr(exc)
                 raise
             finally:
-                run.finished_at = datetime.now(UTC)
+                run.finished_at = clock.now()
                 if journal:
                     _quietly("run journal", lambda: journal.finish(run))
     finally:
@@ -90,7 +88,7 @@ def _locked(
         lock = archive_lock(settings.data_dir, catalog, wait)
         lock.__enter__()
     except LockBusy as exc:
-        run.outcome, run.error, run.finished_at = "skipped", str(exc), datetime.now(UTC)
+        run.outcome, run.error, run.finished_at = "skipped", str(exc), clock.now()
         if journal:
             _quietly("run journal", lambda: journal.finish(run))
         raise

@@ -17,6 +17,12 @@ otherwise the CDN is asked: when it serves the same bytes, the row records that 
 URL; when it serves other bytes, those replace the file; when it cannot answer, the row records
 variant ``unknown`` and no URL rather than a guess.
 
+A file named by the earlier layout (``{stream}_{URL stamp}.jpg`` in the folder of the stamp's
+date, from before URL stamps were known to be UTC) is *layout*: repair renames it to its
+place (``{local day}/{stream}_{UTC time}Z.jpg``), then points its row there; a row whose
+file is in place under another path is *path*, and repair points it there. Either step may be
+cut short by a crash: the next verify finds the other half and finishes it.
+
 Disk paths always come from a capture's identity, never from a row's ``path`` column, so a
 damaged catalog cannot make verify read or write outside the data dir.
 """
@@ -24,6 +30,7 @@ damaged catalog cannot make verify read or write outside the data dir.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -39,11 +46,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dogcli.captures import Capture, make_capture
+from dogcli import clock
+from dogcli.captures import STAMP_FORMAT, Capture
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.store import Catalog, catalog_for
 from dogcli.cdn import CdnClient, Downloaded, DownloadFailed
-from dogcli.errors import UsageError
+from dogcli.errors import StorageError, UsageError
 from dogcli.settings import NAME_RE, Settings
 from dogcli.storage import TMP_PREFIX, Storage, StoredFile, is_jpeg, is_stale_temp
 
@@ -54,9 +62,9 @@ QUARANTINE = "quarantine"
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # Problem kinds, in the order they are reported.
-KINDS = ("missing", "size", "sha256", "path", "invalid", "uncataloged", "leftover", "unexpected",
-         "bad_row")  # fmt: skip
-DOWNLOAD_KINDS = frozenset({"missing", "size", "sha256", "path", "invalid"})
+KINDS = ("missing", "size", "sha256", "path", "layout", "invalid", "uncataloged", "leftover",
+         "unexpected", "bad_row")  # fmt: skip
+DOWNLOAD_KINDS = frozenset({"missing", "size", "sha256", "invalid"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class Problem:
     path: str  # relative to the data dir
     detail: str = ""
     stream: str | None = None
-    site_ts: str | None = None
+    url_ts: str | None = None
 
 
 @dataclass
@@ -80,6 +88,7 @@ class VerifyReport:
     cataloged: int = 0
     removed: int = 0
     quarantined: int = 0
+    moved: int = 0
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -109,6 +118,7 @@ class VerifyReport:
                 "cataloged": self.cataloged,
                 "removed": self.removed,
                 "quarantined": self.quarantined,
+                "moved": self.moved,
             },
             "failures": self.failures,
             "seconds": round(self.seconds, 3),
@@ -135,7 +145,8 @@ class VerifyReport:
         if self.repair:
             out.append(
                 f"repaired: downloaded {self.downloaded}, cataloged {self.cataloged}, "
-                f"removed {self.removed} leftovers, quarantined {self.quarantined}, "
+                f"moved {self.moved}, removed {self.removed} leftovers, "
+                f"quarantined {self.quarantined}, "
                 f"failed {len(self.failures)}"
             )
             out.extend(f"  failed: {failure}" for failure in self.failures[:limit])
@@ -154,7 +165,7 @@ def parse_since(text: str | None) -> date | None:
 @dataclass(frozen=True)
 class _Row:
     stream: str
-    site_ts: str
+    url_ts: str
     path: str
     bytes: int
     sha256: str
@@ -163,28 +174,17 @@ class _Row:
 @dataclass(frozen=True)
 class _File:
     stream: str
-    site_ts: str
+    url_ts: str
     rel_path: str
     size: int
-
-    @property
-    def capture(self) -> Capture:
-        return make_capture(self.rel_path.split("/")[1], self.stream, self.site_ts)
+    place: str  # where the file belongs: differs from rel_path for the earlier layout
 
 
 # Hot paths (100,000 files and rows) parse names with regular expressions and string slices:
-# strptime would cost several seconds. Each day folder's date is validated once.
-_FILE_RE = re.compile(r"^([a-z0-9_]+)_(\d{8})T([01]\d|2[0-3])([0-5]\d)([0-5]\d)\.jpg$")
-_SITE_TS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$")
-
-
-def _rel_path(terminal: str, stream: str, site_ts: str) -> str:
-    """Capture.rel_path without parsing dates (site_ts already validated)."""
-    t = site_ts
-    return (
-        f"images/{terminal}/{stream}/{t[:10]}/"
-        f"{stream}_{t[:4]}{t[5:7]}{t[8:10]}T{t[11:13]}{t[14:16]}{t[17:19]}.jpg"
-    )
+# strptime would cost several seconds. Each day folder's date is validated once, and the
+# local day of an hour is computed once.
+_FILE_RE = re.compile(r"^([a-z0-9_]+)_(\d{8})T([01]\d|2[0-3])([0-5]\d)([0-5]\d)(Z?)\.jpg$")
+_STAMP_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$")
 
 
 class Verifier:
@@ -193,15 +193,50 @@ class Verifier:
         self.catalog = catalog
         self.storage = Storage(settings.data_dir)
         self.terminal = settings.terminal
+        self.zones = settings.zones
+        self._utc_urls = settings.url_timezone in ("UTC", "Etc/UTC")
+        self._days: dict[str, str] = {}  # UTC hour -> local day
+
+    # -- identities without strptime -------------------------------------------------------
+
+    def _local_day(self, utc_hour: str) -> str:
+        """The local day (YYYY-MM-DD) of a UTC hour given as YYYY-MM-DDTHH."""
+        day = self._days.get(utc_hour)
+        if day is None:
+            moment = datetime.fromisoformat(utc_hour + ":00:00+00:00")
+            day = self._days[utc_hour] = f"{self.zones.day_of(moment):%Y-%m-%d}"
+        return day
+
+    def _utc(self, url_ts: str) -> str:
+        """A URL stamp as a UTC YYYY-MM-DDTHH:MM:SS."""
+        if self._utc_urls:
+            return url_ts
+        return self.zones.to_utc(datetime.fromisoformat(url_ts)).strftime(STAMP_FORMAT)
+
+    def _stamp(self, utc: str) -> str:
+        if self._utc_urls:
+            return utc
+        return self.zones.stamp(datetime.fromisoformat(utc + "+00:00"))
+
+    def _place(self, stream: str, url_ts: str) -> str:
+        """Where a capture's file belongs (Capture.rel_path, from strings)."""
+        u = self._utc(url_ts)
+        return (
+            f"images/{self.terminal}/{stream}/{self._local_day(u[:13])}/"
+            f"{stream}_{u[:4]}{u[5:7]}{u[8:10]}T{u[11:13]}{u[14:16]}{u[17:19]}Z.jpg"
+        )
+
+    def capture(self, stream: str, url_ts: str) -> Capture:
+        return self.zones.capture(self.terminal, stream, url_ts)
 
     # -- what the catalog says ---------------------------------------------------------------
 
     def _rows(self, since: date | None) -> list[_Row]:
-        cols = (CaptureRow.stream, CaptureRow.site_ts, CaptureRow.path, CaptureRow.bytes,
+        cols = (CaptureRow.stream, CaptureRow.url_ts, CaptureRow.path, CaptureRow.bytes,
                 CaptureRow.sha256)  # fmt: skip
         query = select(*cols).where(CaptureRow.terminal == self.terminal)
         if since is not None:
-            query = query.where(CaptureRow.site_ts >= f"{since:%Y-%m-%d}T00:00:00")
+            query = query.where(CaptureRow.captured_at >= self.zones.day_bounds(since)[0])
 
         def run() -> list[_Row]:
             with self.catalog.engine.connect() as conn:
@@ -241,12 +276,31 @@ class Verifier:
                         continue
                     m = _FILE_RE.match(name)
                     is_file = streams_ok and entry.is_file(follow_symlinks=False)
-                    if m is None or m[1] != stream or m[2] != compact_day or not is_file:
+                    if m is None or m[1] != stream or not is_file:
                         problems.append(Problem("unexpected", rel, "not a capture file"))
                         continue
-                    site_ts = f"{day_entry.name}T{m[3]}:{m[4]}:{m[5]}"
+                    d = m[2]
+                    moment = f"{d[:4]}-{d[4:6]}-{d[6:]}T{m[3]}:{m[4]}:{m[5]}"
+                    if m[6]:  # {UTC time}Z in the folder of its local day
+                        url_ts = self._stamp(moment)
+                        place = rel
+                        at_home = self._local_day(moment[:13]) == day_entry.name
+                    else:  # the earlier layout: {URL stamp} in the folder of its date
+                        url_ts = moment
+                        place = self._place(stream, url_ts)
+                        at_home = d == compact_day
+                    if not at_home:
+                        problems.append(Problem("unexpected", rel, "in another day's folder"))
+                        continue
                     size = entry.stat(follow_symlinks=False).st_size
-                    files[(stream, site_ts)] = _File(stream, site_ts, rel, size)
+                    key = (stream, url_ts)
+                    if key in files and files[key].rel_path == files[key].place:
+                        # The same capture in both layouts (a rename cut short): keep the new.
+                        problems.append(Problem("unexpected", rel, "a second copy"))
+                        continue
+                    if key in files:
+                        problems.append(Problem("unexpected", files[key].rel_path, "a second copy"))
+                    files[key] = _File(stream, url_ts, rel, size, place)
         return files
 
     # -- the comparison ------------------------------------------------------------------------
@@ -262,40 +316,51 @@ class Verifier:
         to_catalog: list[_File] = []
         valid_days: dict[str, bool] = {}
         valid_streams: dict[str, bool] = {}
+        to_move: list[tuple[_Row | None, _File]] = []
         for row in rows:
-            key = (row.stream, row.site_ts)
-            m = _SITE_TS_RE.match(row.site_ts)
+            key = (row.stream, row.url_ts)
+            m = _STAMP_RE.match(row.url_ts)
             ok = m is not None and _cached(valid_days, m[1], _day)
             ok = ok and _cached(valid_streams, row.stream, NAME_RE.match)
             if not ok:
                 problems.append(Problem("bad_row", row.path[:200], "invalid stream or timestamp",
-                                        row.stream, row.site_ts))  # fmt: skip
+                                        row.stream, row.url_ts))  # fmt: skip
                 continue
             found = files.pop(key, None)
-            problem = self._check_row(row, _rel_path(self.terminal, *key), found, deep)
+            place = self._place(*key)
+            problem = self._check_row(row, place, found, deep)
             if problem is not None:
                 problems.append(problem)
-                to_download[key] = make_capture(self.terminal, *key)
+                to_download[key] = self.capture(*key)
+            elif found is not None and (found.rel_path != place or row.path != place):
+                if found.rel_path != place:
+                    detail = f"earlier layout; belongs at {place}"
+                    problems.append(Problem("layout", found.rel_path, detail, *key))
+                else:
+                    problems.append(Problem("path", place, f"row says {row.path[:200]!r}", *key))
+                to_move.append((row, found))
         for key, found in sorted(files.items()):  # on disk, not in the catalog
             data = self._read(found.rel_path)
             if data is not None and is_jpeg(data):
                 problems.append(Problem("uncataloged", found.rel_path, "", *key))
                 to_catalog.append(found)
+                if found.rel_path != found.place:
+                    detail = f"earlier layout; belongs at {found.place}"
+                    problems.append(Problem("layout", found.rel_path, detail, *key))
+                    to_move.append((None, found))
             else:
                 problems.append(Problem("invalid", found.rel_path, "not a complete JPEG", *key))
-                to_download[key] = found.capture
+                to_download[key] = self.capture(*key)
         order = {kind: i for i, kind in enumerate(KINDS)}
         report.problems = sorted(problems, key=lambda p: (order[p.kind], p.path))
-        return report, {"download": to_download, "catalog": to_catalog}
+        return report, {"download": to_download, "catalog": to_catalog, "move": to_move}
 
     def _check_row(
         self, row: _Row, rel_path: str, found: _File | None, deep: bool
     ) -> Problem | None:
-        key = (row.stream, row.site_ts)
+        key = (row.stream, row.url_ts)
         if found is None:
             return Problem("missing", rel_path, "cataloged, no file", *key)
-        if row.path != rel_path:
-            return Problem("path", rel_path, f"row says {row.path[:200]!r}", *key)
         if found.size != row.bytes:
             return Problem("size", found.rel_path, f"{found.size} bytes, row says {row.bytes}",
                            *key)  # fmt: skip
@@ -321,33 +386,36 @@ class Verifier:
         s = self.settings
         replace: list[StoredFile] = []
         to_download: dict[tuple[str, str], Capture] = plan["download"]
-        to_catalog: list[_File] = plan["catalog"]
+        moved = self._move(plan["move"], report)
+        to_catalog = [moved.get(f.rel_path, f) for f in plan["catalog"]]
         journal = {
-            (r.stream, r.site_ts): r for r in self.storage.pending() if r.terminal == self.terminal
+            (r.stream, r.url_ts): r for r in self.storage.pending() if r.terminal == self.terminal
         }
         confirm: list[_File] = []
         for found in to_catalog:
-            record = journal.get((found.capture.stream, found.capture.site_ts))
+            record = journal.get((found.stream, found.url_ts))
             data = self._read(found.rel_path) or b""
-            if (record is not None and record.path == found.rel_path
+            if (record is not None and record.path in (found.rel_path, found.place)
                     and record.bytes == len(data)
                     and record.sha256 == hashlib.sha256(data).hexdigest()):  # fmt: skip
-                replace.append(record)
+                replace.append(dataclasses.replace(record, path=found.rel_path))
             else:
                 confirm.append(found)
-        invalid = {(p.stream, p.site_ts): p.path for p in report.problems if p.kind == "invalid"}
+        invalid = {(p.stream, p.url_ts): p.path for p in report.problems if p.kind == "invalid"}
         if to_download or confirm:
             with CdnClient(s.cdn_url, concurrency=s.concurrency, max_retries=s.max_retries,
                            retry_base=s.retry_base, read_timeout=s.read_timeout) as cdn, \
                     ThreadPoolExecutor(max_workers=s.concurrency) as pool:  # fmt: skip
                 downloads = list(pool.map(lambda c: _try(cdn, c), to_download.values()))
-                confirms = list(pool.map(lambda f: _try(cdn, f.capture), confirm))
+                confirms = list(
+                    pool.map(lambda f: _try(cdn, self.capture(f.stream, f.url_ts)), confirm)
+                )
             for capture, got in zip(to_download.values(), downloads, strict=True):
-                key = (capture.stream, capture.site_ts)
+                key = (capture.stream, capture.url_ts)
                 if isinstance(got, str):
                     if key in invalid:  # junk with a capture's name: not worth keeping
                         self._quarantine(invalid[key], report)
-                    report.failures.append(f"{capture.stream} {capture.site_ts}: {got}")
+                    report.failures.append(f"{capture.stream} {capture.url_ts}: {got}")
                     continue
                 replace.append(self._store(got))
                 report.downloaded += 1
@@ -364,8 +432,8 @@ class Verifier:
                     replace.append(self._store(got))
                     report.downloaded += 1
         if replace:
-            self.catalog.insert(replace, s.tz, s.batch_size, replace=True)
-            report.cataloged += sum(1 for r in replace if (r.stream, r.site_ts) not in to_download)
+            self.catalog.insert(replace, self.zones.url, s.batch_size, replace=True)
+            report.cataloged += sum(1 for r in replace if (r.stream, r.url_ts) not in to_download)
         for problem in report.problems:
             if problem.kind == "leftover":
                 with contextlib.suppress(OSError):
@@ -374,18 +442,43 @@ class Verifier:
             elif problem.kind == "unexpected":
                 self._quarantine(problem.path, report)
 
+    def _move(
+        self, moves: list[tuple[_Row | None, _File]], report: VerifyReport
+    ) -> dict[str, _File]:
+        """Files of the earlier layout to their place, then their rows (rename first: a crash
+        in between leaves a row whose file is in place, which the next verify points there).
+        Returns the moved files by their old path."""
+        moved: dict[str, _File] = {}
+        paths: list[tuple[str, str, str]] = []
+        for row, found in moves:
+            if found.rel_path != found.place:
+                try:
+                    target = self.storage.abspath(found.place)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(self.storage.abspath(found.rel_path), target)
+                except (OSError, StorageError) as exc:
+                    report.failures.append(f"cannot move {found.rel_path}: {exc}")
+                    continue
+                self.storage.remove_empty_dirs(found.rel_path.rsplit("/", 1)[0])
+                moved[found.rel_path] = dataclasses.replace(found, rel_path=found.place)
+                report.moved += 1
+            if row is not None:
+                paths.append((found.stream, found.url_ts, found.place))
+        if paths:
+            self.catalog.set_paths(self.terminal, paths)
+        return moved
+
     def _store(self, got: Downloaded) -> StoredFile:
         return self.storage.place(got.capture, got.variant, got.url, got.data, got.sha256)
 
     def _record(self, found: _File, variant: str, url: str, data: bytes, digest: str) -> StoredFile:
         """A row for a file already in place; downloaded_at is when the file was written."""
-        c = found.capture
-        written = datetime.now(UTC)
+        written = clock.now()
         with contextlib.suppress(OSError):
             mtime = (self.storage.root / found.rel_path).stat().st_mtime
             written = datetime.fromtimestamp(mtime, UTC)
-        return StoredFile(c.terminal, c.stream, c.site_ts, variant, found.rel_path, len(data),
-                          digest, url, written.isoformat())  # fmt: skip
+        return StoredFile(self.terminal, found.stream, found.url_ts, variant, found.rel_path,
+                          len(data), digest, url, written.isoformat())  # fmt: skip
 
     def _quarantine(self, rel_path: str, report: VerifyReport) -> None:
         source = self.storage.root / rel_path
@@ -459,7 +552,7 @@ def verify_command(
 
     if repair:
         Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
-    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
+    with catalog_for(settings) as cat:
         cat.upgrade()
         if not repair:
             return run_verify(settings, cat, False, since, deep)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dogcli import clock
 from dogcli.errors import CatalogUnavailable, DogcliError
 from dogcli.jobs.cleanup import disk_percent
 from dogcli.redact import redact_url
@@ -70,7 +71,7 @@ def run_health(
     now: datetime | None = None,
     disk_usage: Callable[[Path], float] = disk_percent,
 ) -> HealthReport:
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or clock.now()).astimezone(UTC)
     report = HealthReport(generated_at=now.isoformat().replace("+00:00", "Z"))
     checks = report.checks
     checks.extend(_catalog_checks(settings, now))
@@ -99,11 +100,10 @@ def _disk_check(settings: Settings, disk_usage: Callable[[Path], float]) -> Chec
 
 def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
     from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.store import catalog_for
 
     try:
-        catalog = Catalog(settings.effective_database_url, min(settings.max_retries, 1),
-                          settings.retry_base)  # fmt: skip
+        catalog = catalog_for(settings, min(settings.max_retries, 1))
     except DogcliError as exc:
         return [Check("catalog", CRITICAL, str(exc))]
     checks: list[Check] = []
@@ -189,12 +189,12 @@ def health_command(settings: Settings, now: datetime | None = None) -> HealthRep
 def _write_metrics(settings: Settings, report: HealthReport) -> None:
     import logging
 
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.store import catalog_for
     from dogcli.reports.metrics import render, write_metrics
 
     assert settings.metrics_file is not None
     try:
-        with Catalog(settings.effective_database_url, 0, settings.retry_base) as catalog:
+        with catalog_for(settings, 0) as catalog:
             write_metrics(settings.metrics_file, render(settings, catalog, report.exit_code))
     except (DogcliError, OSError) as exc:
         logging.getLogger(__name__).warning("cannot write metrics: %s", exc)

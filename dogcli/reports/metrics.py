@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dogcli import clock
 from dogcli.catalog.runs import RunJournal
 from dogcli.catalog.store import Catalog
 from dogcli.settings import Settings
@@ -53,7 +54,7 @@ def _ts(moment: datetime | None) -> float:
 
 def render(settings: Settings, catalog: Catalog, health_status: int | None = None) -> str:
     journal = RunJournal(catalog)
-    now = datetime.now(UTC)
+    now = clock.now()
     stats = catalog.stream_stats(settings.terminal, settings.streams, now, now)
     w = _Writer()
     streams = list(settings.streams)

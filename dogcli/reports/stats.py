@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
+from dogcli import clock
 from dogcli.catalog.store import Catalog
 from dogcli.settings import Settings
 
@@ -19,7 +20,7 @@ def collect_stats(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready report; every configured (or requested) stream appears, even if empty."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
+    now = (now or clock.now()).astimezone(UTC)
     local_now = now.astimezone(settings.tz)
     midnight = datetime.combine(local_now.date(), time(0), tzinfo=settings.tz)
     chosen = list(streams) or list(settings.streams)
