@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dogcli import clock
 from dogcli.captures import FULL, Capture, capture_from_path
 from dogcli.catalog.store import Catalog, open_catalog
-from dogcli.errors import CatalogUnavailable, DiscoveryError, StorageError
+from dogcli.errors import CatalogUnavailable, DiscoveryError, NoCamera, StorageError
 from dogcli.settings import Settings
 from dogcli.storage import Storage, StoredFile
 
@@ -68,6 +68,7 @@ class Summary:
     catalog_down: bool = False
     pages: int = 0
     pages_failed: int = 0
+    no_camera: list[str] = field(default_factory=list)  # streams whose page has no camera
 
     @property
     def downloaded(self) -> int:
@@ -103,6 +104,8 @@ class Summary:
         ]
         if self.recovered:
             parts.append(f"recovered {self.recovered}")
+        if self.no_camera:
+            parts.append(f"no camera: {', '.join(self.no_camera)}")
         parts.append(f"{self.seconds:.1f}s")
         return ", ".join(parts)
 
@@ -278,10 +281,19 @@ class Collector:
                 site = CameraSite(browser, s)
                 try:
                     for stream, day in plan:
+                        if stream in self.summary.no_camera:
+                            continue
                         pending = self._drain(pending, block=False)
                         self.summary.pages += 1
                         try:
                             found = site.discover(stream, day)
+                        except NoCamera as exc:
+                            # Not a flaky page: once per run, and the other streams go on.
+                            # Health still reports the stream as stale.
+                            self.summary.pages -= 1
+                            self.summary.no_camera.append(stream)
+                            self.reporter.note(f"{exc}; nothing to archive for it")
+                            continue
                         except DiscoveryError as exc:
                             self.summary.pages_failed += 1
                             self.summary.failed += 1
