@@ -8,8 +8,10 @@ DEBS := chromium chromium-driver postgresql
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEMO_PORT ?= 8123
 DEMO_DIR ?= demo-data
+REPLICA := tests/replica
+NPM_MODULES := $(REPLICA)/node_modules
 
-.PHONY: all install system-deps test lint fmt run demo bench bench-deps clean install-systemd
+.PHONY: all install system-deps replica-deps test lint fmt run demo bench bench-deps clean install-systemd
 
 all: test
 
@@ -21,10 +23,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Chromium, its driver and a PostgreSQL server for the tests, from Debian, only when missing.
+# Chromium, its driver, a PostgreSQL server and npm (the replica page's Vue and Element Plus)
+# for the tests, from Debian, only when missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
@@ -33,7 +37,15 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: system-deps $(STAMP)
+# The replica page's pinned npm packages (package-lock.json); again when the lock file changes.
+# No install scripts: only the prebuilt dist files are used (and it runs as root in CI).
+$(NPM_MODULES)/.installed: $(REPLICA)/package-lock.json | system-deps
+	npm ci --prefix $(REPLICA) --no-audit --no-fund --ignore-scripts
+	touch $@
+
+replica-deps: $(NPM_MODULES)/.installed
+
+test: system-deps replica-deps $(STAMP)
 	$(BIN)/pytest --cov=dogcli --cov-report=term --cov-fail-under=85 $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -50,7 +62,7 @@ run: system-deps $(STAMP)
 	$(BIN)/dogcli fetch
 
 # Offline: the replica of tests/ serves the site; backfill, fetch and stats against it.
-demo: system-deps $(STAMP)
+demo: system-deps replica-deps $(STAMP)
 	@set -e; rm -rf $(DEMO_DIR); \
 	$(BIN)/python -m tests.replica --port $(DEMO_PORT) --days 3 & pid=$$!; \
 	trap "kill $$pid 2>/dev/null" EXIT; \
@@ -76,7 +88,7 @@ bench-deps:
 	fi
 
 # All sections, about 10 minutes; BENCH_ARGS=--quick for about 2 (see python -m bench --help).
-bench: system-deps bench-deps $(STAMP)
+bench: system-deps bench-deps replica-deps $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # systemd deployment (systemd/): dogcli in a virtualenv at /opt/dogcli made with Debian's

@@ -10,7 +10,7 @@ from datetime import timedelta
 from types import FrameType
 
 from .dataset import DEFAULT_TIMEZONE, make_dataset, site_now
-from .server import Replica
+from .server import GALLERY_MODES, PAGE_ZONES, Replica, VendorMissing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,12 +24,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--terminal", default="apm")
     p.add_argument("--streams", default="in_gate,out_gate", help="comma-separated")
     p.add_argument("--timezone", default=DEFAULT_TIMEZONE)
-    p.add_argument("--url-timezone", default=None, help="zone of CDN URL timestamps")
+    p.add_argument("--url-timezone", default="UTC", help="zone of CDN URL stamps (real: UTC)")
     p.add_argument("--warm", action="store_true", help="render all images before serving")
-    p.add_argument("--no-lazy", action="store_true", help="gallery images load at once")
+    p.add_argument("--gallery", choices=GALLERY_MODES, default="window-lazy")
+    p.add_argument("--page-size", type=int, default=None, help="paginate the gallery (N a page)")
+    p.add_argument("--no-loading-mask", action="store_true", help="no v-loading on the gallery")
+    p.add_argument("--heading", default="History", help="History section heading")
+    p.add_argument(
+        "--no-camera", default="", help="comma-separated streams that show 'No camera found'"
+    )
+    p.add_argument(
+        "--page-zone",
+        choices=PAGE_ZONES,
+        default="site",
+        help="whose zone the page computes a day in: the site's or the browser's",
+    )
     args = p.parse_args(argv)
 
-    now = site_now(args.timezone)
+    now = site_now(args.timezone)  # the real clock: the page's today is the site's today
     days = [now.date() - timedelta(days=i) for i in range(max(1, args.days))][::-1]
     ds = make_dataset(
         terminal=args.terminal,
@@ -47,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         host=args.host,
         url_timezone=args.url_timezone,
-        lazy=not args.no_lazy,
+        gallery=args.gallery,
+        page_size=args.page_size,
+        loading_mask=not args.no_loading_mask,
+        heading=args.heading,
+        no_camera=tuple(s for s in args.no_camera.split(",") if s),
+        page_zone=args.page_zone,
     )
     if args.warm:
         rep.warm()
@@ -58,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    rep.start()
+    try:
+        rep.start()
+    except VendorMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     n = sum(len(v) for v in ds.values())
     print(f"site_url {rep.site_url}", flush=True)
     print(f"cdn_url {rep.cdn_url}", flush=True)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
+from .dataset import as_utc
+
 CDN_KINDS = frozenset(
     {"ok", "404", "500", "502", "503", "429", "reset", "truncate", "html200", "slow"}
 )
@@ -112,15 +114,15 @@ class Faults:
 
         ``target`` is a CDN URL or path (``/cdn/apm/2025-09-06/7/...jpeg``, or the same
         without ``/cdn``), ``"*"`` for every CDN file without a plan of its own, or a capture
-        timestamp (naive site-local ``datetime``) optionally narrowed by ``stream`` and
-        ``variant`` (``"full"``/``"thumbnail"``; None means both).
+        instant (an aware ``datetime``, e.g. ``CaptureSpec.utc``) optionally narrowed by
+        ``stream`` and ``variant`` (``"full"``/``"thumbnail"``; None means both).
         """
         if isinstance(kinds, str):
             kinds = [kinds]
         queue = _Queue(kinds, CDN_KINDS)
         with self._lock:
             if isinstance(target, datetime):
-                self._by_capture[(stream, target.replace(tzinfo=None), variant)] = queue
+                self._by_capture[(stream, as_utc(target), variant)] = queue
             elif target == "*":
                 self._wildcard = queue
             else:

@@ -20,7 +20,7 @@ def _colour(seed: bytes, offset: int) -> tuple[int, int, int]:
 
 @lru_cache(maxsize=256)
 def render_full(terminal: str, stream: str, ts: datetime) -> Image.Image:
-    """The full-size picture of a capture (a gradient plus the stream and timestamp)."""
+    """The full-size picture of a capture at instant ``ts`` (a gradient, stream and UTC stamp)."""
     seed = hashlib.sha256(f"{terminal}|{stream}|{ts.isoformat()}".encode()).digest()
     w, h = FULL_SIZE
     top, bottom = _colour(seed, 0), _colour(seed, 3)

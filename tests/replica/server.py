@@ -13,7 +13,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,11 +22,18 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from .dataset import DEFAULT_TIMEZONE, CaptureSpec, Dataset
+from .dataset import CaptureSpec, Clock, Dataset, as_utc
 from .faults import Fault, Faults
 from .images import jpeg_bytes
 
 STATIC_DIR = Path(__file__).with_name("static")
+NODE_MODULES = Path(__file__).with_name("node_modules")
+# /vendor/{name} -> the pinned npm global builds (no build step)
+VENDOR_FILES = {
+    "vue.global.prod.js": ("vue/dist/vue.global.prod.js", "application/javascript"),
+    "element-plus.full.min.js": ("element-plus/dist/index.full.min.js", "application/javascript"),
+    "element-plus.css": ("element-plus/dist/index.css", "text/css; charset=utf-8"),
+}
 TERMINAL_NAMES = {"apm": "APM Terminals"}
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S"
 CDN_RE = re.compile(
@@ -177,6 +184,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._page(m.group(1), query, head)
             elif m := re.fullmatch(r"/api/terminal_cameras/([^/]+)/(history|latest)", path):
                 self._api(m.group(1), m.group(2), query, head)
+            elif path.startswith("/vendor/"):
+                self._vendor(path[len("/vendor/") :], head)
             elif path.startswith("/assets/"):
                 self._asset(path[len("/assets/") :], head)
             elif path == "/":
@@ -262,22 +271,24 @@ class Handler(BaseHTTPRequestHandler):
     def _cdn_inner(self, path: str, head: bool) -> None:
         rep = self.rep
         found = rep._parse_cdn_path(path)
-        stream, ts, variant = found if found else (None, None, None)
-        fault = rep.faults.next_cdn(path, stream, ts, variant)
+        stream, spec, variant = found if found else (None, None, None)
+        fault = rep.faults.next_cdn(path, stream, spec.utc if spec else None, variant)
         if fault is not None and fault.kind != "ok":
             self._fault_name = fault.name
             if self._cdn_fault(fault, head):
                 return
         if found is None:
-            # A thumbnail-only capture's full size stays a 404 even then.
-            known = rep._parse_cdn_path(path.replace(".jpeg", "-thumbnail.jpeg"))
-            if rep.catch_all and known is None:
+            if rep.catch_all:
                 self._junk_jpeg(head)
             else:
                 self._not_found(head)
             return
-        assert stream is not None and ts is not None and variant is not None
-        body = rep.image_bytes(stream, ts, variant)
+        assert stream is not None and spec is not None and variant is not None
+        if not rep.served(spec, variant):
+            # not yet published, thumbnail-only, or its full size is not there yet
+            self._not_found(head)
+            return
+        body = rep.image_bytes(stream, spec.utc, variant)
         headers = {
             "Cache-Control": "public, max-age=31536000",
             "ETag": f'"{hashlib.md5(body).hexdigest()}"',
@@ -331,6 +342,11 @@ class Handler(BaseHTTPRequestHandler):
         ds = self.rep.dataset
         return terminal == ds.terminal and stream in ds.streams
 
+    # -- page and API ---------------------------------------------------------------------
+    def _stream_ok(self, terminal: str, stream: str | None) -> bool:
+        ds = self.rep.dataset
+        return terminal == ds.terminal and stream in ds.streams
+
     def _page(self, terminal: str, query: dict[str, str], head: bool) -> None:
         ds = self.rep.dataset
         stream = query.get("streamName") or (ds.streams[0] if ds.streams else None)
@@ -372,13 +388,25 @@ class Handler(BaseHTTPRequestHandler):
         body, ctype = content
         self._send(200, body, ctype, {"Cache-Control": "no-cache"}, head)
 
+    def _vendor(self, name: str, head: bool) -> None:
+        content = vendor_file(name)
+        if content is None:
+            self._not_found(head)
+            return
+        body, ctype = content
+        # pinned by the lock file: let the browser cache them across page loads
+        self._send(200, body, ctype, {"Cache-Control": "public, max-age=86400"}, head)
+
     def _api(self, terminal: str, kind: str, query: dict[str, str], head: bool) -> None:
         rep = self.rep
+        ds = rep.dataset
         stream = query.get("stream")
         if not self._stream_ok(terminal, stream):
             self._json(404, {"error": "not found"}, head)
             return
         assert stream is not None
+        camera = stream not in rep.no_camera
+        base: dict[str, Any] = {"terminal": terminal, "stream": stream, "camera": camera}
         if kind == "latest":
             if rep.api_delay > 0:
                 rep._stop.wait(rep.api_delay)
@@ -386,20 +414,28 @@ class Handler(BaseHTTPRequestHandler):
                 limit = max(1, min(50, int(query.get("limit", rep.live_count))))
             except ValueError:
                 limit = rep.live_count
-            specs = rep.dataset.latest(stream, limit, until=rep.site_now())
+            now = rep.now_utc()
+            specs = ds.latest(stream, limit, until=now) if camera else []
             images = [
-                {
-                    "time": s.ts.strftime(TS_FORMAT),
-                    "url": rep.url(stream, s.ts, "full" if s.has_full else "thumbnail"),
-                }
-                for s in specs
+                rep._image_json(stream, s, "full" if s.is_full(now) else "thumbnail") for s in specs
             ]
-            self._json(200, {"terminal": terminal, "stream": stream, "images": images}, head)
+            self._json(200, {**base, "images": images}, head)
             return
+        day: date | None = None
         try:
-            day = date.fromisoformat(query.get("date", ""))
-        except ValueError:
-            self._json(400, {"error": "bad date"}, head)
+            if "date" in query:
+                day = date.fromisoformat(query["date"])
+                start, end = ds.day_range(day)
+                base["date"] = day.isoformat()
+            else:
+                start = datetime.fromisoformat(query["start"])
+                end = datetime.fromisoformat(query["end"])
+                if start.tzinfo is None or end.tzinfo is None or end <= start:
+                    raise ValueError("start/end must be ordered instants with a zone")
+                start, end = as_utc(start), as_utc(end)
+                base["start"], base["end"] = iso_z(start), iso_z(end)
+        except (KeyError, ValueError):
+            self._json(400, {"error": "give date=YYYY-MM-DD or start= and end= instants"}, head)
             return
         fault = rep.faults.next_api()
         if fault is not None:
@@ -416,25 +452,71 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "fail":
             self._json(500, {"error": "Internal Server Error"}, head)
             return
-        images = [
-            {"time": s.ts.strftime(TS_FORMAT), "url": rep.thumb_url(stream, s.ts)}
-            for s in rep.dataset.captures(stream, day)
-        ]
+        now = rep.now_utc()
+        specs = [s for s in ds.between(stream, start, end) if s.is_published(now)] if camera else []
+        images = [rep._image_json(stream, s, "thumbnail") for s in specs]
+        if day is None:  # history_extra is keyed by the site-local day
+            day = ds.local_day(start + (end - start) / 2)
         extra = rep.history_extra.get((stream, day), [])
-        images += [{"time": f"{day}T00:00:00", "url": url} for url in extra]
-        payload = {"terminal": terminal, "stream": stream, "date": day.isoformat()}
-        self._json(200, {**payload, "images": images}, head)
+        images += [{"time": iso_z(start), "url": url} for url in extra]
+        self._json(200, {**base, "images": images}, head)
+
+
+def iso_z(utc: datetime) -> str:
+    """``2025-09-06T07:03:17Z``: an instant as the API writes it."""
+    return as_utc(utc).strftime(TS_FORMAT) + "Z"
+
+
+class VendorMissing(RuntimeError):
+    """The pinned npm packages the page loads are not installed."""
+
+
+_vendor_cache: dict[str, tuple[bytes, str]] = {}
+_vendor_lock = threading.Lock()
+
+
+def check_vendor() -> None:
+    missing = [str(NODE_MODULES / rel) for rel, _ in VENDOR_FILES.values()]
+    missing = [p for p in missing if not Path(p).is_file()]
+    if missing:
+        raise VendorMissing(
+            "the replica page needs Vue and Element Plus from npm; run "
+            f"`npm ci --prefix tests/replica` (or `make replica-deps`). Missing: {missing[0]}"
+        )
+
+
+def vendor_file(name: str) -> tuple[bytes, str] | None:
+    """The bytes of one pinned npm build (read once per process)."""
+    if name not in VENDOR_FILES:
+        return None
+    with _vendor_lock:
+        if name not in _vendor_cache:
+            rel, ctype = VENDOR_FILES[name]
+            try:
+                _vendor_cache[name] = ((NODE_MODULES / rel).read_bytes(), ctype)
+            except FileNotFoundError:
+                return None
+        return _vendor_cache[name]
+
+
+GALLERY_MODES = ("window-lazy", "container-lazy", "eager")
+PAGE_ZONES = ("site", "browser")
 
 
 class Replica:
-    """A local, faithful stand-in for the DrayDog camera page and CDN.
+    """A local stand-in for the DrayDog camera page (Vue 3 + Element Plus) and its CDN.
 
-    ``timezone`` is the site's zone: it decides "today" for the page (the date picker's
-    default and which days are disabled). ``url_timezone`` is the zone of the timestamps in
-    CDN URLs (default: the site's zone; "UTC" simulates a CDN that names files in UTC).
-    ``now`` overrides the site clock (a naive site-local datetime, or a callable returning
-    one). The dataset is read live. ``lazy=False`` renders every gallery ``<img>`` at once
-    (SITE.md leaves open whether the real gallery is lazy).
+    Time: captures are instants. ``timezone`` (default: the dataset's) is the site's zone,
+    whose local days the page shows. ``url_timezone`` is the zone of the stamps in CDN URLs
+    ("UTC" like the real site; the site's zone reproduces the older, wrong assumption).
+    ``now`` is the site clock: an aware datetime, a naive site-local one, or a callable
+    returning either; it decides "today", the disabled days, which captures are published
+    and which full sizes are served. ``page_zone="browser"`` makes the page compute a day's
+    range in the browser's own zone.
+
+    Page variants (SITE.md leaves them open): ``gallery`` ("window-lazy", "container-lazy",
+    "eager"), ``page_size`` (None: one page; N: ``el-pagination``), ``loading_mask``,
+    ``heading``, ``no_camera`` (streams whose page says "No camera found").
     """
 
     def __init__(
@@ -442,31 +524,49 @@ class Replica:
         dataset: Dataset,
         api_delay: float = 0.3,
         cdn_latency: float = 0.0,
-        timezone: str = DEFAULT_TIMEZONE,
+        timezone: str | None = None,
         port: int = 0,
         *,
         host: str = "127.0.0.1",
-        url_timezone: str | None = None,
-        now: datetime | Callable[[], datetime] | None = None,
+        url_timezone: str = "UTC",
+        now: Clock | None = None,
         live_count: int = 4,
         keepalive_timeout: float = 30.0,
-        lazy: bool = True,
+        gallery: str = "window-lazy",
+        page_size: int | None = None,
+        loading_mask: bool = True,
+        heading: str = "History",
+        no_camera: Iterable[str] = (),
+        page_zone: str = "site",
     ) -> None:
+        if gallery not in GALLERY_MODES:
+            raise ValueError(f"gallery must be one of {GALLERY_MODES}, not {gallery!r}")
+        if page_zone not in PAGE_ZONES:
+            raise ValueError(f"page_zone must be one of {PAGE_ZONES}, not {page_zone!r}")
+        if page_size is not None and page_size < 1:
+            raise ValueError("page_size must be None or >= 1")
         self.dataset = dataset
         self.api_delay = api_delay
         self.cdn_latency = cdn_latency
-        self.timezone = timezone
+        self.timezone = timezone or dataset.timezone
+        self.tz = ZoneInfo(self.timezone)
         self.url_timezone = url_timezone
+        self.url_tz = ZoneInfo(url_timezone)
         self.host = host
         self.port = port
         self.live_count = live_count
         self.keepalive_timeout = keepalive_timeout
-        self.lazy = lazy
+        self.gallery = gallery
+        self.page_size = page_size
+        self.loading_mask = loading_mask
+        self.heading = heading
+        self.no_camera: frozenset[str] = frozenset(no_camera)
+        self.page_zone = page_zone
         # A hostile or broken page: image URLs appended to the History answer of a
-        # (stream, day), as given (any host, path or timestamp).
+        # (stream, site-local day), as given (any host, path or timestamp).
         self.history_extra: dict[tuple[str, date], list[str]] = {}
         self.catch_all = False  # unknown paths answer with a small JPEG instead of a 404
-        self._now = now
+        self.now = now
         self.faults = Faults()
         self.requests = RequestLog()
         self.max_cdn_in_flight = 0
@@ -485,6 +585,7 @@ class Replica:
     def start(self) -> Replica:
         if self._server is not None:
             return self
+        check_vendor()
         self._stop.clear()
         server = _Server((self.host, self.port), Handler)
         server.replica = self
@@ -552,15 +653,19 @@ class Replica:
             return len(self._conns)
 
     # -- clock ----------------------------------------------------------------------------
+    def now_utc(self) -> datetime:
+        """The site clock as an aware UTC datetime, to the second."""
+        value = self.now() if callable(self.now) else self.now
+        if value is None:
+            return datetime.now(UTC).replace(microsecond=0)
+        return as_utc(value, self.timezone)
+
     def site_now(self) -> datetime:
-        """The site's current naive local time."""
-        if self._now is None:
-            return datetime.now(ZoneInfo(self.timezone)).replace(tzinfo=None, microsecond=0)
-        if callable(self._now):
-            return self._now()
-        return self._now
+        """The site clock as an aware datetime in the site's zone."""
+        return self.now_utc().astimezone(self.tz)
 
     def today(self) -> date:
+        """The site-local day of the clock: the page's default and last selectable day."""
         return self.site_now().date()
 
     # -- URLs -----------------------------------------------------------------------------
@@ -577,41 +682,37 @@ class Replica:
         terminal = self.dataset.terminal
         return f"{self.site_url}/terminal_cameras/{terminal}?streamName={stream}#camera-history"
 
-    def url_ts(self, ts: datetime) -> datetime:
-        """A site-local capture time as it is written in CDN URLs."""
-        if self.url_timezone is None or self.url_timezone == self.timezone:
-            return ts
-        aware = ts.replace(tzinfo=ZoneInfo(self.timezone))
-        return aware.astimezone(ZoneInfo(self.url_timezone)).replace(tzinfo=None)
+    def stamp(self, utc: datetime) -> str:
+        """An instant as written in CDN URLs: ``YYYY-MM-DDTHH:MM:SS`` in ``url_timezone``."""
+        return as_utc(utc).astimezone(self.url_tz).strftime(TS_FORMAT)
 
-    def _site_ts(self, url_ts: datetime) -> datetime:
-        if self.url_timezone is None or self.url_timezone == self.timezone:
-            return url_ts
-        aware = url_ts.replace(tzinfo=ZoneInfo(self.url_timezone)).astimezone(UTC)
-        return aware.astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None)
-
-    def cdn_path(self, stream: str, ts: datetime, variant: str = "full") -> str:
-        """The path after ``cdn_url``: ``/apm/2025-09-06/7/2025-09-06T07:03:17-in_gate.jpeg``."""
-        u = self.url_ts(ts)
+    def cdn_path(self, stream: str, utc: datetime, variant: str = "full") -> str:
+        """The path after ``cdn_url``: ``/apm/2025-09-06/7/2025-09-06T07:03:17-in_gate.jpeg``
+        (date folder, unpadded hour and stamp all in ``url_timezone``)."""
+        u = as_utc(utc).astimezone(self.url_tz)
         suffix = "-thumbnail" if variant == "thumbnail" else ""
         return (
             f"/{self.dataset.terminal}/{u:%Y-%m-%d}/{u.hour}/"
             f"{u.strftime(TS_FORMAT)}-{stream}{suffix}.jpeg"
         )
 
-    def url(self, stream: str, ts: datetime, variant: str = "full") -> str:
+    def url(self, stream: str, utc: datetime, variant: str = "full") -> str:
         if variant not in ("full", "thumbnail"):
             raise ValueError(f"unknown variant {variant!r}")
-        return self.cdn_url + self.cdn_path(stream, ts, variant)
+        return self.cdn_url + self.cdn_path(stream, utc, variant)
 
-    def full_url(self, stream: str, ts: datetime) -> str:
-        return self.url(stream, ts, "full")
+    def full_url(self, stream: str, utc: datetime) -> str:
+        return self.url(stream, utc, "full")
 
-    def thumb_url(self, stream: str, ts: datetime) -> str:
-        return self.url(stream, ts, "thumbnail")
+    def thumb_url(self, stream: str, utc: datetime) -> str:
+        return self.url(stream, utc, "thumbnail")
 
-    def _parse_cdn_path(self, path: str) -> tuple[str, datetime, str] | None:
-        """A decoded ``/cdn/...`` path -> (stream, site-local ts, variant) if it is served."""
+    def _image_json(self, stream: str, spec: CaptureSpec, variant: str) -> dict[str, str]:
+        return {"time": iso_z(spec.utc), "url": self.url(stream, spec.utc, variant)}
+
+    def _parse_cdn_path(self, path: str) -> tuple[str, CaptureSpec, str] | None:
+        """A decoded ``/cdn/...`` path -> (stream, capture, variant) when the capture exists
+        (whether it is served now is ``served()``'s business)."""
         m = CDN_RE.fullmatch(path)
         if m is None or m["terminal"] != self.dataset.terminal:
             return None
@@ -627,26 +728,41 @@ class Replica:
             rest, variant = rest[: -len("-thumbnail")], "thumbnail"
         if rest not in self.dataset.streams:
             return None
-        ts = self._site_ts(u)
-        spec = self.dataset.find(rest, ts)
-        if spec is None or (variant == "full" and not spec.has_full):
-            return None
-        return rest, ts, variant
+        # a local url_timezone repeats a wall hour in autumn: try both readings
+        for fold in (0, 1):
+            instant = u.replace(tzinfo=self.url_tz, fold=fold).astimezone(UTC)
+            if instant.astimezone(self.url_tz).replace(tzinfo=None) != u:
+                continue  # a wall time skipped in spring
+            spec = self.dataset.find(rest, instant)
+            if spec is not None:
+                return rest, spec, variant
+        return None
+
+    def served(self, spec: CaptureSpec, variant: str) -> bool:
+        """Whether the CDN serves ``variant`` of ``spec`` now (the thumbnail once published,
+        the full size once it exists)."""
+        now = self.now_utc()
+        return spec.is_full(now) if variant == "full" else spec.is_published(now)
 
     # -- content --------------------------------------------------------------------------
-    def image_bytes(self, stream: str, ts: datetime, variant: str = "full") -> bytes:
+    def image_bytes(self, stream: str, utc: datetime, variant: str = "full") -> bytes:
         """The exact bytes the CDN serves for a capture's ``variant``."""
-        return jpeg_bytes(self.dataset.terminal, stream, ts, variant)
+        return jpeg_bytes(self.dataset.terminal, stream, as_utc(utc), variant)
+
+    def published(self, stream: str, day: date) -> list[CaptureSpec]:
+        """The captures of a site-local day that the page lists now."""
+        now = self.now_utc()
+        return [s for s in self.dataset.captures(stream, day) if s.is_published(now)]
 
     def expected(self, stream: str, day: date) -> list[tuple[str, str, bytes]]:
-        """What a perfect client keeps for a day: (site ts, variant, bytes), sorted by ts;
-        the variant is "full" when the capture has it, else "thumbnail"."""
+        """What a perfect client keeps for a site-local day right now: (URL stamp, variant,
+        bytes) of each published capture, sorted by instant; the variant is "full" when the
+        CDN serves the full size now, else "thumbnail"."""
+        now = self.now_utc()
         out = []
-        for spec in self.dataset.captures(stream, day):
-            variant = "full" if spec.has_full else "thumbnail"
-            out.append(
-                (spec.ts.strftime(TS_FORMAT), variant, self.image_bytes(stream, spec.ts, variant))
-            )
+        for spec in self.published(stream, day):
+            variant = "full" if spec.is_full(now) else "thumbnail"
+            out.append((self.stamp(spec.utc), variant, self.image_bytes(stream, spec.utc, variant)))
         return out
 
     def warm(self, streams: Iterable[str] | None = None, days: Iterable[date] | None = None) -> int:
@@ -656,10 +772,10 @@ class Replica:
         for stream in streams or self.dataset.streams:
             for day in days or self.dataset.days(stream):
                 for spec in self.dataset.captures(stream, day):
-                    self.image_bytes(stream, spec.ts, "thumbnail")
+                    self.image_bytes(stream, spec.utc, "thumbnail")
                     n += 1
                     if spec.has_full:
-                        self.image_bytes(stream, spec.ts, "full")
+                        self.image_bytes(stream, spec.utc, "full")
                         n += 1
         return n
 
@@ -694,7 +810,7 @@ class Replica:
             self.max_cdn_in_flight = self._cdn_in_flight
 
     def _asset(self, name: str) -> tuple[bytes, str] | None:
-        types = {"index.js": "application/javascript", "index.css": "text/css"}
+        types = {"app.js": "application/javascript", "app.css": "text/css"}
         if name not in types:
             return None
         if name not in self._assets:
@@ -708,10 +824,16 @@ class Replica:
             "terminalName": TERMINAL_NAMES.get(ds.terminal, ds.terminal.upper()),
             "stream": stream,
             "streams": [{"name": s, "label": stream_label(s)} for s in ds.streams],
-            "today": self.today().isoformat(),
             "api": f"/api/terminal_cameras/{ds.terminal}",
             "liveCount": self.live_count,
-            "lazy": self.lazy,
+            "gallery": self.gallery,
+            "pageSize": self.page_size,
+            "loadingMask": self.loading_mask,
+            "heading": self.heading,
+            "pageZone": self.page_zone,
+            "timezone": self.timezone,
+            "now": iso_z(self.now_utc()),  # the site clock, for "today" in either zone
+            "today": self.today().isoformat(),
         }
         cfg = json.dumps(config).replace("</", "<\\/")
         return (
@@ -719,8 +841,11 @@ class Replica:
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             "<title>DrayDog | Terminal Cameras</title>\n"
             '<link rel="icon" href="data:,">\n'
-            '<link rel="stylesheet" href="/assets/index.css">\n'
+            '<link rel="stylesheet" href="/vendor/element-plus.css">\n'
+            '<link rel="stylesheet" href="/assets/app.css">\n'
             f"<script>window.__DRAYDOG_CONFIG__ = {cfg};</script>\n"
-            '<script defer src="/assets/index.js"></script>\n'
+            '<script src="/vendor/vue.global.prod.js"></script>\n'
+            '<script src="/vendor/element-plus.full.min.js"></script>\n'
+            '<script defer src="/assets/app.js"></script>\n'
             '</head>\n<body>\n<div id="app"></div>\n</body>\n</html>\n'
         )
