@@ -438,8 +438,9 @@ class CameraSite:
         if state["nocamera"]:
             raise NoCamera(f"{stream}: the page says 'No camera found'")
         self._stream = stream
-        if opened:
-            state = self._settled(target, state, "the page's first gallery")
+        if opened:  # the page's own first load (today's): what we pick must come after it
+            fresh = {"done": 0, "loads": 0, "errors": 0, "started": 0}
+            state = self._settled(state["value"], fresh, "the page's first gallery")
         if state["value"] != target:
             self._select_day(target, state)
         elif state["busy"] or state["started"] > state["done"]:
@@ -489,6 +490,8 @@ class CameraSite:
         last: list[Any] = [None]
 
         def over(s: dict[str, Any]) -> bool:
+            if s["nocamera"]:  # the page learns it from its first answer
+                raise NoCamera(f"{self._stream}: the page says 'No camera found'")
             if s["busy"] or s["started"] > s["done"] or s["value"] != target:
                 return False
             if s["done"] <= before["done"] and s["loads"] <= before["loads"]:

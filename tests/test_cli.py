@@ -29,7 +29,7 @@ def test_version_and_help() -> None:
 
 def test_db_upgrade_then_stats_on_an_empty_archive(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data-dir", str(tmp_path), "db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0002" in result.output
+    assert result.exit_code == 0 and "revision 0003" in result.output
     assert (tmp_path / "dogcli.db").is_file()
     result = runner.invoke(app, ["--data-dir", str(tmp_path), "stats", "--json"])
     assert result.exit_code == 0

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from dogcli.captures import Zones
 from dogcli.errors import SettingsError
 from dogcli.settings import Settings, load_settings
 
@@ -14,6 +17,26 @@ def test_defaults() -> None:
     assert s.streams == ("in_gate", "out_gate")
     assert s.effective_database_url.startswith("sqlite:///")
     assert s.effective_database_url.endswith("/data/dogcli.db")
+
+
+def test_url_stamps_are_utc_and_days_local_by_default() -> None:
+    s = load_settings(env={})
+    assert (s.timezone, s.url_timezone) == ("America/Los_Angeles", "UTC")
+    assert s.zones == Zones(ZoneInfo("America/Los_Angeles"), ZoneInfo("UTC"))
+    capture = s.zones.capture("apm", "in_gate", "2025-09-06T00:20:27")
+    assert capture.day == date(2025, 9, 5)
+
+
+def test_url_timezone_from_file_and_env(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('url-timezone = "Europe/Paris"\ntimezone = "Asia/Tokyo"\n')
+    s = load_settings(config=config, env={})
+    assert s.zones == Zones(ZoneInfo("Asia/Tokyo"), ZoneInfo("Europe/Paris"))
+    s = load_settings(config=config, env={"DOGCLI_URL_TIMEZONE": "America/Los_Angeles"})
+    assert s.url_timezone == "America/Los_Angeles" and s.timezone == "Asia/Tokyo"
+    # The earlier reading: stamps in the site's own zone, so a stamp's date is its day.
+    capture = s.zones.capture("apm", "in_gate", "2025-09-06T00:20:27")
+    assert capture.taken == datetime(2025, 9, 6, 7, 20, 27, tzinfo=UTC)
 
 
 def test_priority_defaults_file_env_options(tmp_path: Path) -> None:
@@ -59,6 +82,8 @@ def test_streams_from_env_are_split_and_deduplicated() -> None:
         ({"DOGCLI_PAGE_TIMEOUT": "nan"}, "DOGCLI_PAGE_TIMEOUT"),
         ({"DOGCLI_PAGE_TIMEOUT": "1e9"}, "DOGCLI_PAGE_TIMEOUT must be between"),
         ({"DOGCLI_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
+        ({"DOGCLI_URL_TIMEZONE": "Mars/Olympus"}, "DOGCLI_URL_TIMEZONE: unknown time zone"),
+        ({"DOGCLI_URL_TIMEZONE": "../../etc/passwd"}, "DOGCLI_URL_TIMEZONE: unknown time zone"),
         ({"DOGCLI_SITE_URL": "ftp://x"}, "DOGCLI_SITE_URL must be an http(s) URL"),
         ({"DOGCLI_CDN_URL": "not a url"}, "DOGCLI_CDN_URL"),
         ({"DOGCLI_TERMINAL": "../etc"}, "DOGCLI_TERMINAL must be lowercase"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -67,6 +68,26 @@ def test_pending_journal_round_trip(tmp_path: Path) -> None:
     assert [r.path for r in storage.pending()] == ["images/a.jpg", "images/b.jpg"]
     storage.clear_pending()
     assert list(storage.pending()) == []
+
+
+def test_pending_lines_of_the_earlier_version_are_read(tmp_path: Path) -> None:
+    """A journal written before the UTC model names the stamp site_ts: read as url_ts."""
+    storage = Storage(tmp_path)
+    old = {
+        "terminal": "apm", "stream": "in_gate", "site_ts": "2025-09-06T00:20:27",
+        "variant": "full", "path": "images/apm/in_gate/2025-09-06/in_gate_20250906T002027.jpg",
+        "bytes": 106, "sha256": "1" * 64, "source_url": "http://cdn/x.jpeg",
+        "downloaded_at": "2025-09-06T00:21:00+00:00",
+    }  # fmt: skip
+    storage.pending_path.parent.mkdir(parents=True, exist_ok=True)
+    storage.pending_path.write_text(json.dumps(old) + "\n")
+    storage.journal(record("images/apm/in_gate/2025-09-05/in_gate_20250906T002027Z.jpg"))
+    first, second = list(storage.pending())
+    assert first.url_ts == "2025-09-06T00:20:27"
+    assert first.path.endswith("in_gate_20250906T002027.jpg") and first.bytes == 106
+    assert second.url_ts == "2025-09-06T07:03:17"
+    line = storage.pending_path.read_text().splitlines()[1]
+    assert '"url_ts"' in line and "site_ts" not in line
 
 
 def test_delete_and_remove_empty_dirs(tmp_path: Path) -> None:
