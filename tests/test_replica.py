@@ -243,6 +243,10 @@ def test_keep_alive_reuses_one_connection(rep: Replica) -> None:
             assert s.get(rep.thumb_url("out_gate", c.utc)).status_code == 200
         assert s.get(rep.cdn_url + "/nope.jpeg").status_code == 404  # 404 keeps it open too
         assert s.get(rep.full_url("out_gate", caps[0].utc)).status_code == 200
+    # the server logs a request just after sending its answer: wait for the last one
+    deadline = time.monotonic() + 5
+    while len(rep.cdn_requests()) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
     records = rep.cdn_requests("out_gate")
     assert len(records) == 6 and len({r.conn for r in rep.cdn_requests()}) == 1
     assert rep.max_cdn_in_flight == 1
