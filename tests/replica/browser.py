@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,9 +28,13 @@ def browser_available() -> bool:
 
 
 class ChromeSession:
-    """A headless Chrome with a throw-away profile; ``.driver`` is the WebDriver."""
+    """A headless Chrome with a throw-away profile; ``.driver`` is the WebDriver.
 
-    def __init__(self) -> None:
+    ``tz``: the browser's time zone (Chromium follows the ``TZ`` of its process, which it
+    inherits from chromedriver); None keeps the caller's.
+    """
+
+    def __init__(self, tz: str | None = None) -> None:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -39,7 +44,9 @@ class ChromeSession:
         for arg in CHROME_ARGS:
             opts.add_argument(arg)
         opts.add_argument(f"--user-data-dir={self.profile}")
-        self.driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+        env = {**os.environ, "TZ": tz} if tz else None
+        service = Service(executable_path=CHROMEDRIVER, env=env)
+        self.driver = webdriver.Chrome(options=opts, service=service)
 
     def close(self) -> None:
         try:
