@@ -358,17 +358,10 @@ def test_0003_with_stamps_read_as_site_time_changes_nothing(db_url: str) -> None
 REPEATED = "2025-11-02T01:30:00"
 
 
-def test_0003_with_site_time_stamps_keeps_the_repeated_hour(
-    db_url: str, request: pytest.FixtureRequest
-) -> None:
+def test_0003_with_site_time_stamps_keeps_the_repeated_hour(db_url: str) -> None:
     """A stamp in the hour that repeats in Los Angeles: dogcli reads it as its first
     occurrence (Zones.to_utc, Catalog.insert, the earlier version, 0003 on SQLite: 08:30Z).
     0003 on PostgreSQL uses AT TIME ZONE, which takes the second occurrence (09:30Z)."""
-    if db_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "dogcli bug: migrations/versions/0003_utc_stamps.py reads a repeated local hour "
-            "as its second occurrence on PostgreSQL (AT TIME ZONE), an hour after dogcli's "
-            "own reading")))  # fmt: skip
     build_0002_catalog(db_url)
     with Catalog(db_url, url_timezone="America/Los_Angeles") as catalog:
         catalog.upgrade()

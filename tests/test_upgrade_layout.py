@@ -256,9 +256,6 @@ def test_uncataloged_files_of_the_earlier_layout_are_moved_and_cataloged(
     assert verify(cli)[0] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dogcli bug: Verifier.repair (dogcli/jobs/verify.py:390-398) matches journal records "
-    "against the moved file's new path and its place, never its earlier-layout path"))  # fmt: skip
 def test_a_journal_line_of_the_earlier_version_catalogs_a_legacy_file(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:
@@ -282,10 +279,6 @@ def test_a_journal_line_of_the_earlier_version_catalogs_a_legacy_file(
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dogcli bug: verify --since filters rows by the local day (captured_at, verify.py:239) "
-    "but files by their folder (verify.py:267), which for the earlier layout is the stamp's "
-    "date: a cataloged capture looks uncataloged and repair overwrites its row"))  # fmt: skip
 def test_since_on_the_earlier_layout_leaves_rows_of_the_day_before_alone(
     archive: tuple[Path, str, dict[str, bytes]], cli: Any
 ) -> None:
@@ -306,9 +299,6 @@ def test_since_on_the_earlier_layout_leaves_rows_of_the_day_before_alone(
     assert report["repaired"]["cataloged"] == 0
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "dogcli bug: Verifier._scan (dogcli/jobs/verify.py:285-291) parses a capture-like name's "
-    "date with datetime.fromisoformat unchecked: an impossible date crashes verify"))  # fmt: skip
 @pytest.mark.parametrize("name", ["in_gate_20250231T000000Z.jpg", "in_gate_20251301T000000.jpg"])
 def test_a_name_with_an_impossible_date_is_unexpected(
     name: str, archive: tuple[Path, str, dict[str, bytes]], cli: Any

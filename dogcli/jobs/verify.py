@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +264,9 @@ class Verifier:
                 if day is None:
                     problems.append(Problem("unexpected", rel_day, "not a day folder"))
                     continue
-                if since is not None and day < since:
+                # A folder of the earlier layout is a UTC date: its files may be of the local
+                # day before it. Each file's own local day is compared with `since` below.
+                if since is not None and day < since - timedelta(days=1):
                     continue
                 compact_day = day_entry.name.replace("-", "")
                 for entry in _entries(Path(day_entry.path), ordered=False):
@@ -281,14 +283,20 @@ class Verifier:
                         continue
                     d = m[2]
                     moment = f"{d[:4]}-{d[4:6]}-{d[6:]}T{m[3]}:{m[4]}:{m[5]}"
-                    if m[6]:  # {UTC time}Z in the folder of its local day
-                        url_ts = self._stamp(moment)
-                        place = rel
-                        at_home = self._local_day(moment[:13]) == day_entry.name
-                    else:  # the earlier layout: {URL stamp} in the folder of its date
-                        url_ts = moment
-                        place = self._place(stream, url_ts)
-                        at_home = d == compact_day
+                    try:
+                        if m[6]:  # {UTC time}Z in the folder of its local day
+                            url_ts = self._stamp(moment)
+                            place = rel
+                            at_home = self._local_day(moment[:13]) == day_entry.name
+                        else:  # the earlier layout: {URL stamp} in the folder of its date
+                            url_ts = moment
+                            place = self._place(stream, url_ts)
+                            at_home = d == compact_day
+                    except ValueError:  # no such date (20250231)
+                        problems.append(Problem("unexpected", rel, "not a capture file"))
+                        continue
+                    if since is not None and place.split("/")[3] < f"{since:%Y-%m-%d}":
+                        continue
                     if not at_home:
                         problems.append(Problem("unexpected", rel, "in another day's folder"))
                         continue
@@ -387,15 +395,15 @@ class Verifier:
         replace: list[StoredFile] = []
         to_download: dict[tuple[str, str], Capture] = plan["download"]
         moved = self._move(plan["move"], report)
-        to_catalog = [moved.get(f.rel_path, f) for f in plan["catalog"]]
         journal = {
             (r.stream, r.url_ts): r for r in self.storage.pending() if r.terminal == self.terminal
         }
         confirm: list[_File] = []
-        for found in to_catalog:
+        for original in plan["catalog"]:
+            found = moved.get(original.rel_path, original)
             record = journal.get((found.stream, found.url_ts))
             data = self._read(found.rel_path) or b""
-            if (record is not None and record.path in (found.rel_path, found.place)
+            if (record is not None and record.path in (original.rel_path, found.rel_path)
                     and record.bytes == len(data)
                     and record.sha256 == hashlib.sha256(data).hexdigest()):  # fmt: skip
                 replace.append(dataclasses.replace(record, path=found.rel_path))

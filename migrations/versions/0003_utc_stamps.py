@@ -34,30 +34,28 @@ def upgrade() -> None:
     op.execute("ALTER TABLE captures RENAME COLUMN site_ts TO url_ts")
     bind = op.get_bind()
     zone = _url_timezone()
-    if bind.dialect.name == "postgresql":
-        op.execute(
-            sa.text(
-                "UPDATE captures SET captured_at = (url_ts::timestamp AT TIME ZONE :zone)"
-            ).bindparams(zone=zone)
-        )
+    if zone == "UTC" and bind.dialect.name == "postgresql":
+        op.execute("UPDATE captures SET captured_at = (url_ts::timestamp AT TIME ZONE 'UTC')")
     elif zone == "UTC":
         # SQLAlchemy's SQLite DATETIME text form, in UTC as dogcli stores it.
         op.execute("UPDATE captures SET captured_at = replace(url_ts, 'T', ' ') || '.000000'")
     else:
+        # In Python, as dogcli reads stamps (Zones.to_utc): a wall time that repeats is its
+        # first occurrence, where PostgreSQL's AT TIME ZONE takes the second.
         tz = ZoneInfo(zone)
         rows = bind.execute(sa.text("SELECT id, url_ts FROM captures")).all()
         values = [
             {
                 "i": row_id,
-                "at": datetime.fromisoformat(url_ts)
-                .replace(tzinfo=tz)
-                .astimezone(UTC)
-                .strftime("%Y-%m-%d %H:%M:%S.000000"),
+                "at": datetime.fromisoformat(url_ts).replace(tzinfo=tz).astimezone(UTC),
             }
             for row_id, url_ts in rows
         ]
         if values:
-            bind.execute(sa.text("UPDATE captures SET captured_at = :at WHERE id = :i"), values)
+            update = sa.text("UPDATE captures SET captured_at = :at WHERE id = :i").bindparams(
+                sa.bindparam("at", type_=sa.DateTime(timezone=True))
+            )
+            bind.execute(update, values)
 
 
 def downgrade() -> None:
