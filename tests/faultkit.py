@@ -16,17 +16,21 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from dogcli.captures import capture_from_path
+from dogcli.captures import Zones, capture_from_path
 from dogcli.storage import TMP_PREFIX, is_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
+SITE_ZONE = ZoneInfo("America/Los_Angeles")
+# dogcli's defaults, and the replica's: local days of the site, URL stamps in UTC.
+ZONES = Zones(SITE_ZONE, ZoneInfo("UTC"))
 _FIGURES: dict[str, Any] = {}
 _FIGURES_LOCK = threading.Lock()
 _figures_path: Path | None = None
@@ -133,30 +137,57 @@ def kill_group(proc: subprocess.Popen[Any]) -> None:
 # -- the archive --------------------------------------------------------------------------------
 
 
+def zones_of(replica: Any) -> Zones:
+    """The replica's time model as dogcli's Zones (site days, URL stamps)."""
+    return Zones(ZoneInfo(replica.timezone), ZoneInfo(replica.url_timezone))
+
+
+def rel_path_of(replica: Any, stream: str, url_ts: str) -> str:
+    """Where dogcli keeps the capture with this URL stamp:
+    ``images/apm/{stream}/{local day}/{stream}_{UTC time}Z.jpg``."""
+    return zones_of(replica).capture(replica.dataset.terminal, stream, url_ts).rel_path
+
+
 def expected_bytes(replica: Any, streams: tuple[str, ...], days: list[date]) -> dict[str, bytes]:
-    """relative path -> the bytes a perfect client keeps, for every capture of those days."""
+    """relative path -> the bytes a perfect client keeps, for every capture of those local
+    days (each in the folder of its local day, named after its UTC time)."""
+    zones = zones_of(replica)
     out: dict[str, bytes] = {}
     for stream in streams:
         for day in days:
             for ts, _variant, data in replica.expected(stream, day):
-                compact = ts.replace("-", "").replace(":", "")
-                out[f"images/apm/{stream}/{day}/{stream}_{compact}.jpg"] = data
+                capture = zones.capture(replica.dataset.terminal, stream, ts)
+                assert capture.day == day, (ts, day)  # the page's day is the local day
+                out[capture.rel_path] = data
     return out
 
 
-def rows_of(url: str) -> dict[str, tuple[int, str]]:
-    """path -> (bytes, sha256) of every catalog row; fails on duplicate identities."""
+def rows_of(url: str, zones: Zones = ZONES) -> dict[str, tuple[int, str]]:
+    """path -> (bytes, sha256) of every catalog row; fails on duplicate identities, and on a
+    row whose path, URL stamp and UTC capture time disagree."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                text("select stream, site_ts, path, bytes, sha256 from captures")
-            ).all()
+            columns = "terminal, stream, url_ts, captured_at, path, bytes, sha256"
+            rows = conn.execute(text(f"select {columns} from captures")).all()
     finally:
         engine.dispose()
-    identities = [(r[0], r[1]) for r in rows]
+    identities = [(r[0], r[1], r[2]) for r in rows]
     assert len(identities) == len(set(identities)), "duplicate catalog rows"
-    return {r[2]: (int(r[3]), r[4]) for r in rows}
+    for terminal, stream, url_ts, captured_at, path, _size, _sha in rows:
+        capture = zones.capture(terminal, stream, url_ts)
+        assert path == capture.rel_path, (url_ts, path)
+        assert _utc(captured_at) == capture.taken, (url_ts, captured_at)
+    return {r[4]: (int(r[5]), r[6]) for r in rows}
+
+
+def _utc(value: Any) -> datetime:
+    """A catalog timestamp as an aware UTC datetime (SQLite hands back naive UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def has_captures_table(url: str) -> bool:
@@ -184,7 +215,7 @@ class ArchiveState:
         return self.journaled - set(self.files)
 
 
-def archive_state(data_dir: Path, db_url: str | None = None) -> ArchiveState:
+def archive_state(data_dir: Path, db_url: str | None = None, zones: Zones = ZONES) -> ArchiveState:
     state = ArchiveState()
     images = data_dir / "images"
     if images.is_dir():
@@ -198,7 +229,7 @@ def archive_state(data_dir: Path, db_url: str | None = None) -> ArchiveState:
                 state.files[rel] = path.read_bytes()
     url = db_url or f"sqlite:///{data_dir / 'dogcli.db'}"
     if (db_url or (data_dir / "dogcli.db").exists()) and has_captures_table(url):
-        state.rows = rows_of(url)
+        state.rows = rows_of(url, zones)
     pending = data_dir / ".pending.jsonl"
     if pending.exists():
         for line in pending.read_text(errors="replace").splitlines():
@@ -207,15 +238,18 @@ def archive_state(data_dir: Path, db_url: str | None = None) -> ArchiveState:
     return state
 
 
-def assert_sound(state: ArchiveState, expected: dict[str, bytes]) -> None:
+def assert_sound(state: ArchiveState, expected: dict[str, bytes], zones: Zones = ZONES) -> None:
     """The invariants that hold at every moment, even right after a SIGKILL: every image file
-    is complete and equal to what the CDN serves, and every row has its file, size and hash."""
+    is complete and equal to what the CDN serves, named after its UTC time in the folder of its
+    local day, and every row has its file, size and hash."""
     for rel, data in state.files.items():
         assert rel in expected, f"unexpected file {rel}"
         assert is_jpeg(data), f"{rel} is not a complete JPEG"
         assert data == expected[rel], f"{rel} differs from the CDN's bytes"
         stream = rel.split("/")[2]
-        assert capture_from_path("apm", stream, rel.rsplit("/", 1)[-1]) is not None
+        parsed = capture_from_path("apm", stream, rel.rsplit("/", 1)[-1], zones)
+        assert parsed is not None and not parsed[1], f"{rel}: not a name of the UTC layout"
+        assert parsed[0].rel_path == rel, f"{rel}: not in the folder of its local day"
     for rel, (size, sha) in state.rows.items():
         assert rel in state.files, f"catalog row without its file: {rel}"
         data = state.files[rel]

@@ -12,6 +12,7 @@ import errno
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,18 @@ def test_disk_full_stops_cleanly_and_loses_nothing(
 ) -> None:
     disk, real = small_disk
     catalog = f"sqlite:///{tmp_path / 'catalog.db'}"  # the catalog lives elsewhere
-    site = make_site(days=2, database_url=catalog, api_delay=0.0, lazy=False)
+    site = make_site(days=2, database_url=catalog, api_delay=0.0, gallery="eager")
     data_dir = disk / "data"
     monkeypatch.setenv("DOGCLI_DATA_DIR", str(data_dir))
     day = site.day(-1)
     expected = expected_bytes(site.replica, ("in_gate",), [day])
     assert sum(len(d) for d in expected.values()) > 2 * SIZE  # the day cannot fit
+    # One local day, URLs of two UTC dates, every file in the local day's folder.
+    assert {rel.rsplit("_", 1)[1][:8] for rel in expected} == {
+        f"{day:%Y%m%d}",
+        f"{day + timedelta(days=1):%Y%m%d}",
+    }
+    assert all(rel.startswith(f"images/apm/in_gate/{day}/") for rel in expected)
 
     ran = cli("backfill", str(day), "-s", "in_gate")
     assert ran.code == 1, ran.out + ran.err

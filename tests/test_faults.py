@@ -17,31 +17,31 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import Site
-from tests.faultkit import archive_state, assert_complete, expected_bytes, record
+from tests.faultkit import archive_state, assert_complete, expected_bytes, record, rel_path_of
 from tests.test_e2e import db_url_of, summary_numbers
 
 pytestmark = pytest.mark.browser
 
-TS = "%Y-%m-%dT%H:%M:%S"
-
 
 def trim(site: Site, stream: str, day: Any, keep: int) -> list[datetime]:
-    """Keep `keep` evenly spaced captures of a (stream, day): small days, fast tests."""
+    """Keep `keep` evenly spaced captures of a (stream, local day): small days, fast tests.
+    Returns the UTC instants of those with a full size."""
     specs = site.dataset.captures(stream, day)
     step = max(1, len(specs) // keep)
     kept = specs[::step][:keep]
     site.dataset[(stream, day)] = kept
     # Only captures with a full size: faults are planned on it (a thumbnail-only capture's
     # full size is a 404 the fault plan never sees).
-    return [spec.ts for spec in kept if spec.has_full]
+    return [spec.utc for spec in kept if spec.has_full]
 
 
 def full_path(site: Site, stream: str, ts: datetime) -> str:
     return "/cdn" + site.replica.cdn_path(stream, ts, "full")
 
 
-def rel_path(stream: str, ts: datetime) -> str:
-    return f"images/apm/{stream}/{ts:%Y-%m-%d}/{stream}_{ts:%Y%m%dT%H%M%S}.jpg"
+def rel_path(site: Site, stream: str, ts: datetime) -> str:
+    """images/apm/{stream}/{local day}/{stream}_{UTC time}Z.jpg of the capture at `ts`."""
+    return rel_path_of(site.replica, stream, site.replica.stamp(ts))
 
 
 TRANSIENT_PLANS: list[list[str]] = [
@@ -71,6 +71,8 @@ def test_transient_faults_cost_only_retries(
     day = site.day(-1)
     captures = trim(site, "in_gate", day, 14)
     trim(site, "out_gate", day, 6)
+    # The local day's gallery holds URLs of two UTC dates: faults land on both.
+    assert len({site.replica.stamp(ts)[:10] for ts in captures}) == 2
     monkeypatch.setenv("DOGCLI_READ_TIMEOUT", "1")
     monkeypatch.setenv("DOGCLI_PAGE_TIMEOUT", "4")
     monkeypatch.setenv("DOGCLI_MAX_RETRIES", "3")
@@ -91,15 +93,16 @@ def test_transient_faults_cost_only_retries(
     # Byte for byte what the CDN serves; the thumbnail where the full size was a 404.
     expected = expected_bytes(site.replica, ("in_gate", "out_gate"), [day])
     thumbnail = site.replica.image_bytes("in_gate", no_full, "thumbnail")
-    expected[rel_path("in_gate", no_full)] = thumbnail
+    expected[rel_path(site, "in_gate", no_full)] = thumbnail
     assert_complete(archive_state(site.data_dir, url), expected)
     engine = create_engine(db_url_of(site))
     with engine.connect() as conn:
-        variant = conn.execute(
-            text("select variant from captures where site_ts = :ts"), {"ts": no_full.strftime(TS)}
-        ).scalar()
+        variant, path = conn.execute(
+            text("select variant, path from captures where stream = 'in_gate' and url_ts = :ts"),
+            {"ts": site.replica.stamp(no_full)},
+        ).one()
     engine.dispose()
-    assert variant == "thumbnail"
+    assert (variant, path) == ("thumbnail", rel_path(site, "in_gate", no_full))
 
     # Every planned fault was served, and cost exactly one request: no more than the budget.
     attempts = faults.attempts()
@@ -143,7 +146,7 @@ def test_permanent_faults_fail_the_run_name_the_captures_and_are_retried(
     day = site.day(-1)
     captures = trim(site, "in_gate", day, 10)[:9]
     site.dataset[("in_gate", day)] = [s for s in site.dataset.captures("in_gate", day)
-                                      if s.ts in captures]  # fmt: skip
+                                      if s.utc in captures]  # fmt: skip
     monkeypatch.setenv("DOGCLI_READ_TIMEOUT", "1")
     monkeypatch.setenv("DOGCLI_MAX_RETRIES", "2")
     faults = site.replica.faults
@@ -164,16 +167,16 @@ def test_permanent_faults_fail_the_run_name_the_captures_and_are_retried(
     failed_lines = [line for line in ran.err.splitlines() if "failed:" in line]
     assert len(failed_lines) == 5
     for ts in bad:
-        assert any(ts.strftime(TS) in line for line in failed_lines), (ts, failed_lines)
+        assert any(site.replica.stamp(ts) in line for line in failed_lines), (ts, failed_lines)
     assert "Traceback" not in ran.err
     state = archive_state(site.data_dir)
     for ts in bad:
-        assert rel_path("in_gate", ts) not in state.files
-        assert rel_path("in_gate", ts) not in state.rows
+        assert rel_path(site, "in_gate", ts) not in state.files
+        assert rel_path(site, "in_gate", ts) not in state.rows
         assert faults.attempts()[full_path(site, "in_gate", ts)] == 3  # 1 + 2 retries, no more
     expected = expected_bytes(site.replica, ("in_gate",), [day])
     good = {rel: data for rel, data in expected.items()
-            if rel not in {rel_path("in_gate", ts) for ts in bad}}  # fmt: skip
+            if rel not in {rel_path(site, "in_gate", ts) for ts in bad}}  # fmt: skip
     assert_complete(state, good)
 
     # The next run tries exactly those again, and gets them once the CDN is well.
