@@ -7,7 +7,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -121,9 +121,19 @@ class Site:
 def make_site(
     tmp_path: Path, chromium: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
+    """make_site(days=3, ...) -> Site: a replica holding `days` local days up to today, and the
+    DOGCLI_* environment pointing dogcli at it.
+
+    `now` (aware, or naive site-local) fixes the clock of the site AND of dogcli
+    (`dogcli.clock`), so that both agree on "today" (e.g. a day after a DST change); without
+    it both follow the real clock. `dataset_kwargs` go to `make_dataset` (e.g. `interval`,
+    `outage_rate`); the other keyword arguments to `Replica` (gallery, page_size, ...).
+    """
+    from dogcli import clock
     from tests.replica import Replica, make_dataset
 
     started: list[Any] = []
+    fixed_clock: list[bool] = []
 
     def factory(
         days: int = 3,
@@ -131,19 +141,30 @@ def make_site(
         api_delay: float = 0.05,
         database_url: str | None = None,
         seed: int = 7,
+        now: datetime | None = None,
+        dataset_kwargs: dict[str, Any] | None = None,
         **replica_kwargs: Any,
     ) -> Site:
-        now = site_now()
-        today = now.date()
+        fixed = None
+        if now is not None:
+            fixed = (now if now.tzinfo else now.replace(tzinfo=SITE_TZ)).astimezone(UTC)
+            fixed = fixed.replace(microsecond=0)
+        current = fixed.astimezone(SITE_TZ).replace(tzinfo=None) if fixed else site_now()
+        today = current.date()
         day_list = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
         dataset = make_dataset(
             terminal="apm",
             streams=("in_gate", "out_gate"),
             days=day_list,
-            now=now,
+            now=fixed or current,
             seed=seed,
             empty_days=[today + timedelta(days=offset) for offset in empty_days],
+            **(dataset_kwargs or {}),
         )
+        if fixed is not None:
+            replica_kwargs.setdefault("now", fixed)
+            clock.set_source(lambda: fixed)
+            fixed_clock.append(True)
         replica = Replica(dataset, api_delay=api_delay, **replica_kwargs)
         replica.start()
         started.append(replica)
@@ -165,6 +186,8 @@ def make_site(
         return Site(replica, dataset, data_dir, env, today)
 
     yield factory
+    if fixed_clock:
+        clock.set_source(None)
     for replica in started:
         replica.stop()
 

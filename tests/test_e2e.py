@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date, timedelta
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import pytest
@@ -17,32 +20,69 @@ from tests.conftest import Site
 
 pytestmark = pytest.mark.browser
 
+T = TypeVar("T")
 
-def catalog_rows(url: str) -> dict[tuple[str, str], tuple[str, str, int, str]]:
+
+@dataclass(frozen=True)
+class Row:
+    """One catalog row, as the new model writes it."""
+
+    captured_at: datetime  # aware UTC
+    variant: str
+    path: str
+    bytes: int
+    sha256: str
+
+
+def catalog_rows(url: str) -> dict[tuple[str, str], Row]:
+    """(stream, url_ts) -> Row of every cataloged capture."""
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
-            text("select stream, site_ts, variant, path, bytes, sha256 from captures")
+            text("select stream, url_ts, captured_at, variant, path, bytes, sha256 from captures")
         ).all()
     engine.dispose()
-    return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
+    return {(r[0], r[1]): Row(as_utc(r[2]), r[3], r[4], r[5], r[6]) for r in rows}
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A catalog time as an aware UTC datetime (SQLite hands back naive UTC, or text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def db_url_of(site: Site) -> str:
     return site.env.get("DOGCLI_DATABASE_URL") or f"sqlite:///{site.data_dir / 'dogcli.db'}"
 
 
-def expected_files(site: Site, stream: str, day: date) -> dict[str, tuple[str, bytes]]:
-    """relative path -> (variant, bytes) of what the replica serves for a day."""
+@dataclass(frozen=True)
+class Expected:
+    """What a perfect client keeps of one capture."""
+
+    stamp: str  # as in the replica's URLs
+    taken: datetime  # the instant, aware UTC
+    variant: str
+    data: bytes
+
+
+def expected_files(site: Site, stream: str, day: date) -> dict[str, Expected]:
+    """relative path -> what the replica serves for a local day: files under the local day's
+    folder, named after the capture's UTC time."""
+    rep = site.replica
+    instants = {rep.stamp(spec.utc): spec.utc for spec in rep.captures(stream, day)}
     out = {}
-    for ts, variant, data in site.replica.expected(stream, day):
-        compact = ts.replace("-", "").replace(":", "")
-        out[f"images/apm/{stream}/{day}/{stream}_{compact}.jpg"] = (variant, data)
+    for stamp, variant, data in rep.expected(stream, day):
+        taken = instants[stamp]
+        rel = f"images/apm/{stream}/{day}/{stream}_{taken:%Y%m%dT%H%M%S}Z.jpg"
+        out[rel] = Expected(stamp, taken, variant, data)
     return out
 
 
 def assert_archive_matches(site: Site, days: list[date], streams: tuple[str, ...]) -> int:
-    """Files byte for byte and catalog row for row equal what the replica has."""
+    """Files byte for byte and catalog row for row equal what the replica has: one row per
+    capture keyed by its URL stamp, captured_at the instant, the file in its local day's
+    folder. Returns how many captures that is."""
     rows = catalog_rows(db_url_of(site))
     expected_rows = {}
     total = 0
@@ -51,28 +91,52 @@ def assert_archive_matches(site: Site, days: list[date], streams: tuple[str, ...
             files = expected_files(site, stream, day)
             folder = site.data_dir / "images" / "apm" / stream / str(day)
             on_disk = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-            assert on_disk == sorted(Path(p).name for p in files)
-            for rel, (variant, data) in files.items():
-                assert (site.data_dir / rel).read_bytes() == data, rel
-                name = Path(rel).stem.split("_", 2)[-1]
-                site_ts = (
-                    f"{name[0:4]}-{name[4:6]}-{name[6:8]}T{name[9:11]}:{name[11:13]}:{name[13:15]}"
+            assert on_disk == sorted(Path(p).name for p in files), (stream, day)
+            for rel, want in files.items():
+                assert (site.data_dir / rel).read_bytes() == want.data, rel
+                expected_rows[(stream, want.stamp)] = Row(
+                    want.taken,
+                    want.variant,
+                    rel,
+                    len(want.data),
+                    hashlib.sha256(want.data).hexdigest(),
                 )
-                expected_rows[(stream, site_ts)] = (
-                    variant, rel, len(data), hashlib.sha256(data).hexdigest()
-                )  # fmt: skip
             total += len(files)
     assert rows == expected_rows
     return total
 
 
+def full_paths(site: Site, stream: str, *days: date) -> set[str]:
+    """CDN paths (decoded) of the full-size images of a stream's local days."""
+    rep = site.replica
+    return {
+        "/cdn" + rep.cdn_path(stream, spec.utc, "full")
+        for day in days
+        for spec in rep.captures(stream, day)
+    }
+
+
 def full_requests(site: Site, *days: date) -> list[Any]:
-    """Full-size image requests of the given days: dogcli's downloads. (The page itself loads
-    only thumbnails of the History gallery, and full images of today in its live section.)"""
+    """dogcli's own requests (its User-Agent) for full-size images of the given local days,
+    whatever the URL's UTC date. (The page itself loads the History's thumbnails and, in its
+    live section, the newest full-size images.)"""
+    wanted = set().union(*(full_paths(site, s, *days) for s in site.dataset.streams))
     return [
         r for r in site.replica.cdn_requests()
-        if not r.path.endswith("-thumbnail.jpeg") and any(f"/{d}/" in r.path for d in days)
+        if r.agent.startswith("dogcli/") and unquote(r.path) in wanted
     ]  # fmt: skip
+
+
+def wait_for(read: Callable[[], T], until: Callable[[T], bool] = bool, timeout: float = 5.0) -> T:
+    """`read()` once `until` holds of it, or its last value after `timeout` s. The replica
+    records a request just after sending its answer, so a client may be done before the
+    record is there."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not until(value) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = read()
+    return value
 
 
 SUMMARY_RE = re.compile(
@@ -98,10 +162,13 @@ def test_backfill_two_days_byte_for_byte_then_nothing(
     # Make sure the days hold a thumbnail-only capture and a gap, whatever the seed did.
     ds = site.dataset
     thumb_only = ds.captures("in_gate", first)[5]
-    ds.remove("in_gate", thumb_only.ts)
-    ds.add("in_gate", thumb_only.ts, has_full=False)
+    ds.remove("in_gate", thumb_only.utc)
+    ds.add("in_gate", thumb_only.utc, has_full=False)
     for spec in ds.captures("out_gate", last)[20:32]:  # a two-hour outage
-        ds.remove("out_gate", spec.ts)
+        ds.remove("out_gate", spec.utc)
+    # A local day's gallery holds URLs of two UTC dates: the evening's are the next UTC date.
+    stamps = {site.replica.stamp(c.utc)[:10] for c in ds.captures("in_gate", first)}
+    assert stamps == {str(first), str(first + timedelta(days=1))}
 
     ran = cli("backfill", f"{first}..{last}")
     assert ran.code == 0, ran.err
@@ -109,11 +176,12 @@ def test_backfill_two_days_byte_for_byte_then_nothing(
     numbers = summary_numbers(ran.out)
     assert numbers["found"] == numbers["new"] == numbers["downloaded"] == stored
     assert numbers["thumbnail"] >= 1 and numbers["failed"] == 0
-    assert catalog_rows(db_url_of(site))[("in_gate", thumb_only.ts.isoformat())][0] == "thumbnail"
-    # No full-size image was downloaded twice (the browser itself only shows thumbnails of
-    # past days, and full-size images of today in the live section).
-    paths = [r.path for r in full_requests(site, first, last) if r.status == 200]
-    assert len(paths) == len(set(paths)) == numbers["full"]
+    row = catalog_rows(db_url_of(site))[("in_gate", site.replica.stamp(thumb_only.utc))]
+    assert (row.variant, row.captured_at) == ("thumbnail", thumb_only.utc)
+    # No full-size image was downloaded twice; every one dogcli fetched is cataloged.
+    ok = wait_for(lambda: [r.path for r in full_requests(site, first, last) if r.status == 200],
+                  until=lambda paths: len(paths) >= numbers["full"])  # fmt: skip
+    assert len(ok) == len(set(ok)) == numbers["full"]
 
     site.replica.reset_stats()
     again = cli("backfill", f"{first}..{last}")
@@ -131,18 +199,19 @@ def test_fetch_today_then_only_the_new_capture(make_site: Any, cli: Any) -> None
     assert_archive_matches(site, [site.today], ("in_gate",))
     assert not (site.data_dir / "images/apm/out_gate").exists()
 
-    newest = site.dataset.captures("in_gate", site.today)[-1].ts
+    newest = site.dataset.captures("in_gate", site.today)[-1].utc
     added = newest + timedelta(seconds=1)
     site.dataset.add("in_gate", added)
     site.replica.reset_stats()
     ran = cli("fetch", "--stream", "in_gate")
     assert ran.code == 0, ran.err
     numbers = summary_numbers(ran.out)
-    assert (numbers["new"], numbers["downloaded"]) == (1, 1)
-    full = full_requests(site, site.today)
-    live = {r.path for r in full if added.strftime("%H:%M:%S") not in unquote(r.path)}
-    assert len(full) - len(live) >= 1  # the new capture; the live section may show it too
-    assert all(summary_numbers(ran.out)[k] == 1 for k in ("new", "downloaded"))
+    assert (numbers["new"], numbers["downloaded"], numbers["full"]) == (1, 1, 1)
+    # dogcli downloaded the new capture's full size and nothing else (the live section of
+    # the page may show it too, but those are the browser's requests)
+    new_path = "/cdn" + site.replica.cdn_path("in_gate", added, "full")
+    fetched = wait_for(lambda: [unquote(r.path) for r in full_requests(site, site.today)])
+    assert fetched == [new_path]
     assert_archive_matches(site, [site.today], ("in_gate",))
 
 
@@ -191,8 +260,8 @@ def test_catalog_outage_keeps_images_and_next_run_catalogs_them(
     assert "hunter2" not in ran.out + ran.err
     assert "unavailable" in ran.err and "next run catalogs them" in ran.err
     files = expected_files(site, "in_gate", day)
-    for rel, (_variant, data) in files.items():
-        assert (site.data_dir / rel).read_bytes() == data
+    for rel, want in files.items():
+        assert (site.data_dir / rel).read_bytes() == want.data
 
     monkeypatch.setenv("DOGCLI_DATABASE_URL", good_url)
     site.replica.reset_stats()
@@ -229,9 +298,12 @@ def test_stats_json_reports_what_was_stored(make_site: Any, cli: Any) -> None:
                  **expected_files(site, stream, site.today)}  # fmt: skip
         entry = report["streams"][stream]
         assert entry["count"] == len(files)
-        assert entry["bytes"] == sum(len(d) for _v, d in files.values())
+        assert entry["bytes"] == sum(len(f.data) for f in files.values())
         assert entry["today"] == len(expected_files(site, stream, site.today))
-        assert entry["first"].endswith("Z") and entry["last"] > entry["first"]
+        # first/last: the capture instants in UTC, not the stamps re-read in another zone
+        taken = sorted(f.taken for f in files.values())
+        assert entry["first"] == taken[0].isoformat().replace("+00:00", "Z")
+        assert entry["last"] == taken[-1].isoformat().replace("+00:00", "Z")
     table = cli("stats")
     assert table.code == 0 and "in_gate" in table.out and "out_gate" in table.out
 
