@@ -9,23 +9,26 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from dogcli.captures import FULL, THUMBNAIL, Capture, make_capture
+from dogcli.captures import FULL, THUMBNAIL, Capture, Zones
 from dogcli.cdn import CdnClient, DownloadFailed, parse_retry_after
 from dogcli.storage import is_jpeg
 from tests.replica import Replica, RequestRecord, make_dataset
 
-NOW = datetime(2025, 9, 6, 12, 0, 0)
-DAY = date(2025, 9, 5)  # a full past day: ~144 captures per stream
+LA = ZoneInfo("America/Los_Angeles")
+ZONES = Zones(LA, ZoneInfo("UTC"))  # dogcli's default: URL stamps are UTC, days are local
+NOW = datetime(2025, 9, 6, 12, 0, 0, tzinfo=LA)
+DAY = date(2025, 9, 5)  # a full past local day: ~144 captures per stream, two UTC dates
 SPARE_DAY = date(2025, 9, 4)  # captures added by the tests themselves
 MAX_RETRIES = 3
 READ_TIMEOUT = 0.4
-TS = "%Y-%m-%dT%H:%M:%S"
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +67,24 @@ _slot = iter(range(10_000))
 def new_capture(rep: Replica, stream: str = "in_gate", has_full: bool = True) -> Capture:
     """A capture of its own (so that fault plans of different tests never meet)."""
     n = next(_slot)
-    ts = datetime.combine(SPARE_DAY, datetime.min.time()) + timedelta(minutes=7 * n, seconds=13)
-    assert ts.date() == SPARE_DAY
-    rep.dataset.add(stream, ts, has_full=has_full)
-    return make_capture("apm", stream, ts.strftime(TS))
+    start = datetime.combine(SPARE_DAY, clock_time(), LA)
+    utc = (start + timedelta(minutes=7 * n, seconds=13)).astimezone(UTC)
+    assert ZONES.day_of(utc) == SPARE_DAY
+    rep.dataset.add(stream, utc, has_full=has_full)
+    capture = ZONES.capture("apm", stream, rep.stamp(utc))
+    assert capture.taken == utc
+    return capture
+
+
+def capture_of(rep: Replica, stream: str, utc: datetime) -> Capture:
+    """dogcli's capture for the replica's capture at instant `utc`, read from its URL stamp."""
+    capture = ZONES.capture("apm", stream, rep.stamp(utc))
+    assert capture.taken == utc
+    return capture
 
 
 def ts_of(capture: Capture) -> datetime:
-    return datetime.strptime(capture.site_ts, TS)
+    return capture.taken
 
 
 def path_of(rep: Replica, capture: Capture, variant: str = FULL) -> str:
@@ -112,14 +125,16 @@ def injected(rep: Replica, capture: Capture, variant: str = FULL) -> list[str]:
 
 # ------------------------------------------------------------------------------ variants
 def test_full_size_is_downloaded_byte_equal(rep: Replica, client: CdnClient) -> None:
-    spec = rep.dataset.captures("out_gate", DAY)[40]
-    capture = make_capture("apm", "out_gate", spec.ts.strftime(TS))
+    spec = rep.dataset.captures("out_gate", DAY)[-1]  # evening: its URL is of the next UTC date
+    assert rep.stamp(spec.utc)[:10] == str(DAY + timedelta(days=1))
+    capture = capture_of(rep, "out_gate", spec.utc)
+    assert capture.day == DAY
     got = client.download(capture)
-    expected = rep.image_bytes("out_gate", spec.ts, "full")
+    expected = rep.image_bytes("out_gate", spec.utc, "full")
     assert got.variant == FULL
     assert got.data == expected
     assert got.sha256 == hashlib.sha256(expected).hexdigest()
-    assert got.url == rep.full_url("out_gate", spec.ts)
+    assert got.url == rep.full_url("out_gate", spec.utc)
     assert got.capture == capture
     assert records(rep, capture) == [(200, "")]
     assert records(rep, capture, THUMBNAIL) == []
@@ -140,7 +155,7 @@ def test_thumbnail_kept_only_when_full_size_is_404(rep: Replica, client: CdnClie
     ]
     # the replica's own idea of what a perfect client keeps agrees
     kept = {ts: (variant, data) for ts, variant, data in rep.expected("in_gate", SPARE_DAY)}
-    assert kept[capture.site_ts] == (got.variant, got.data)
+    assert kept[capture.url_ts] == (got.variant, got.data)
 
 
 def test_full_size_preferred_when_both_exist(rep: Replica, client: CdnClient) -> None:
@@ -151,7 +166,7 @@ def test_full_size_preferred_when_both_exist(rep: Replica, client: CdnClient) ->
 
 
 def test_both_404_fail_without_retries(rep: Replica, client: CdnClient) -> None:
-    missing = make_capture("apm", "in_gate", "2025-09-05T03:01:02")
+    missing = ZONES.capture("apm", "in_gate", "2025-09-05T03:01:02")
     assert rep.dataset.find("in_gate", ts_of(missing)) is None
     with pytest.raises(DownloadFailed, match="404"):
         client.download(missing)
@@ -267,7 +282,7 @@ def test_retries_back_off_between_attempts(rep: Replica, client: CdnClient) -> N
 def test_is_jpeg(rep: Replica) -> None:
     spec = rep.dataset.captures("in_gate", DAY)[0]
     for variant in ("full", "thumbnail"):
-        data = rep.image_bytes("in_gate", spec.ts, variant)
+        data = rep.image_bytes("in_gate", spec.utc, variant)
         assert is_jpeg(data)
         assert is_jpeg(data + b"\0\0")  # zero padding after the end marker is harmless
         assert not is_jpeg(data[: len(data) // 2])
@@ -329,7 +344,7 @@ def _canned_client(server: _Canned) -> CdnClient:
 def _real_jpeg() -> bytes:
     from tests.replica.images import jpeg_bytes
 
-    return jpeg_bytes("apm", "in_gate", datetime(2025, 9, 5, 7, 3, 17), "full")
+    return jpeg_bytes("apm", "in_gate", datetime(2025, 9, 5, 7, 3, 17, tzinfo=UTC), "full")
 
 
 @pytest.mark.parametrize(
@@ -356,7 +371,7 @@ def test_invalid_bodies_are_retried_then_refused(
     }[cut]
     canned.answer = (ctype, body, length)
     with _canned_client(canned) as client, pytest.raises(DownloadFailed, match=message):
-        client.download(make_capture("apm", "in_gate", "2025-09-05T07:03:17"))
+        client.download(ZONES.capture("apm", "in_gate", "2025-09-05T07:03:17"))
     assert canned.hits == 3  # max_retries=2: three tries, and no thumbnail after a bad body
 
 
@@ -364,7 +379,7 @@ def test_valid_body_without_content_length_is_accepted(canned: _Canned) -> None:
     jpeg = _real_jpeg()
     canned.answer = ("image/jpeg", jpeg, None)  # read until the server closes
     with _canned_client(canned) as client:
-        got = client.download(make_capture("apm", "in_gate", "2025-09-05T07:03:17"))
+        got = client.download(ZONES.capture("apm", "in_gate", "2025-09-05T07:03:17"))
     assert got.data == jpeg and canned.hits == 1
 
 
@@ -372,7 +387,7 @@ def test_valid_body_without_content_length_is_accepted(canned: _Canned) -> None:
 def test_sequential_downloads_reuse_one_connection(rep: Replica, client: CdnClient) -> None:
     specs = rep.dataset.captures("in_gate", DAY)[:20]
     thumb_only = new_capture(rep, "in_gate", has_full=False)
-    captures = [make_capture("apm", "in_gate", s.ts.strftime(TS)) for s in specs]
+    captures = [capture_of(rep, "in_gate", s.utc) for s in specs]
     captures.insert(10, thumb_only)
     for capture in captures:
         got = client.download(capture)
@@ -386,7 +401,7 @@ def test_sequential_downloads_reuse_one_connection(rep: Replica, client: CdnClie
 
 def test_parallel_downloads_share_a_small_pool(rep: Replica, client: CdnClient) -> None:
     specs = rep.dataset.captures("out_gate", DAY)[:60]
-    captures = [make_capture("apm", "out_gate", s.ts.strftime(TS)) for s in specs]
+    captures = [capture_of(rep, "out_gate", s.utc) for s in specs]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(client.download, captures))
     for capture, got in zip(captures, results, strict=True):
