@@ -99,16 +99,18 @@ class CdnClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def download(self, capture: Capture) -> Downloaded:
-        """Full size first; the thumbnail only when the full size answers 404."""
-        for variant in (FULL, THUMBNAIL):
+    def download(self, capture: Capture, thumbnail: bool = True) -> Downloaded:
+        """Full size first; the thumbnail only when the full size answers 404 (and
+        `thumbnail` allows it: an upgrade of a kept thumbnail wants the full size alone)."""
+        for variant in (FULL, THUMBNAIL) if thumbnail else (FULL,):
             url = capture.url(self.cdn_url, variant)
             try:
                 data = self._get_with_retries(url)
             except NotFound:
                 continue
             return Downloaded(capture, variant, url, data, hashlib.sha256(data).hexdigest())
-        raise DownloadFailed(f"{capture.stream} {capture.url_ts}: 404 for full size and thumbnail")
+        what = "full size and thumbnail" if thumbnail else "full size"
+        raise DownloadFailed(f"{capture.stream} {capture.url_ts}: 404 for {what}")
 
     def _get_with_retries(self, url: str) -> bytes:
         retrying = Retrying(
