@@ -235,6 +235,17 @@ class Collector:
             (skip if self.storage.size(have.path) == have.bytes else broken).add(ts)
         return skip, broken
 
+    def _had_days(self, stream: str, day: date, found: Sequence[Any]) -> tuple[set[str], set[str]]:
+        """_had() of `day` and of every other local day among the captures found: the
+        History is trusted, so a capture of another day it lists is kept (in its own day's
+        folder) and must be found there next time, not downloaded again on every run."""
+        skip, broken = self._had(stream, day)
+        for other in sorted({f.capture.day for f in found} - {day}):
+            more_skip, more_broken = self._had(stream, other)
+            skip |= more_skip
+            broken |= more_broken
+        return skip, broken
+
     def _names_to_stamps(self, stream: str, names: Iterable[str]) -> Iterable[str]:
         for name in names:
             parsed = capture_from_path(self.settings.terminal, stream, name, self.zones)
@@ -303,7 +314,7 @@ class Collector:
                         swept = self.storage.sweep_temps(s.terminal, stream, f"{day:%Y-%m-%d}")
                         if swept:  # left by a killed run; their captures are fetched below
                             self.reporter.note(f"removed {swept} partial files of an earlier run")
-                        skip, broken = self._had(stream, day)
+                        skip, broken = self._had_days(stream, day, found)
                         todo = [f.capture for f in found if f.capture.url_ts not in skip]
                         self.summary.found += len(found)
                         self.summary.already += len(found) - len(todo)
