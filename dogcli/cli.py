@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from dogcli import __version__
 from dogcli.errors import DogcliError
 from dogcli.output import Console, configure_logging, make_reporter
+from dogcli.status import ExitStatus, HealthStatus
 
 
 def _unset_options_need_no_coercion() -> None:
@@ -64,7 +65,7 @@ class DogcliGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _error("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
 app = typer.Typer(
@@ -217,7 +218,7 @@ def _finish(state: State, command: str, summary: Any) -> NoReturn:
         state.console.error_line(f"failed: {failure}")
     if len(summary.failures) > 20:
         state.console.error_line(f"... and {len(summary.failures) - 20} more failures")
-    raise typer.Exit(0 if summary.ok else 1)
+    raise typer.Exit(ExitStatus.OK if summary.ok else ExitStatus.FAILURE)
 
 
 @app.command()
@@ -257,9 +258,9 @@ def health(
     state = _state(ctx)
     try:
         settings = state.settings(metrics_file=metrics_file)
-    except DogcliError as exc:  # monitors read 3 as "could not tell"
+    except DogcliError as exc:  # monitors read UNKNOWN as "could not tell"
         _error(str(exc))
-        raise typer.Exit(3) from None
+        raise typer.Exit(HealthStatus.UNKNOWN) from None
     report = health_command(settings)
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
@@ -343,7 +344,7 @@ def verify(
     else:
         for line in report.lines():
             state.console.summary(line)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(ExitStatus.OK if report.ok else ExitStatus.FAILURE)
 
 
 @db_app.command("upgrade")
@@ -368,17 +369,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(exc.format_message(), file=sys.stderr)
-            sys.exit(2)
+            sys.exit(ExitStatus.USAGE)
         ctx = getattr(exc, "ctx", None)
         path = ctx.command_path if ctx is not None else "dogcli"
         _die(f"{exc.format_message()} (try '{path} --help')", exc.exit_code)
     except typer.Abort:
-        _die("interrupted", 130)
+        _die("interrupted", ExitStatus.INTERRUPTED)
     except DogcliError as exc:
         _die(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _die("interrupted", 130)
-    sys.exit(code if isinstance(code, int) else 0)
+        _die("interrupted", ExitStatus.INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else ExitStatus.OK)
 
 
 GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dogcli.errors import DogcliError
+from dogcli.status import ExitStatus
 
 LOCK_NAME = ".lock"
 ADVISORY_KEY = 0x646F67636C6931  # "dogcli1"
@@ -22,7 +23,7 @@ POLL_SECONDS = 0.2
 class LockBusy(DogcliError):
     """Another run holds the archive: exit 75 (EX_TEMPFAIL), try again later."""
 
-    exit_code = 75
+    exit_code = ExitStatus.BUSY
 
 
 def _holder(path: Path) -> str:

@@ -14,9 +14,15 @@ from dogcli.errors import CatalogUnavailable, DogcliError
 from dogcli.jobs.cleanup import disk_percent
 from dogcli.redact import redact_url
 from dogcli.settings import Settings
+from dogcli.status import HealthStatus
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
-EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
+EXIT_CODES = {
+    OK: HealthStatus.OK,
+    WARNING: HealthStatus.WARNING,
+    CRITICAL: HealthStatus.CRITICAL,
+    UNKNOWN: HealthStatus.UNKNOWN,
+}
 # Worst first wins: a critical check outranks a check that could not tell.
 SEVERITY = {OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3}
 HEALTH_FILE = ".health"
@@ -42,7 +48,7 @@ class HealthReport:
         return max((c.status for c in self.checks), key=SEVERITY.__getitem__)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> HealthStatus:
         return EXIT_CODES[self.status]
 
     def as_json(self) -> dict[str, Any]:
