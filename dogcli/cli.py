@@ -22,7 +22,9 @@ def _unset_options_need_no_coercion() -> None:
     option left unset. Importing pydantic and building them cost 0.1 s of every command (a
     fifth of `dogcli health`). An unset option (None) needs no coercion: typer's coerce()
     returns None for it, or () when it takes several values, which is what happens here
-    before typer's own coercion gets any given value. Left alone if typer's internals differ."""
+    before typer's own coercion gets any given value. Left alone if typer's internals differ.
+    typer is pinned in pyproject.toml for this; tests/test_typer_patch.py checks that the patch
+    still applies, keeps pydantic out of `dogcli health` and leaves given values coerced."""
     try:
         from typer.core import _TyperParameter
     except ImportError:  # pragma: no cover - another typer
