@@ -129,10 +129,22 @@ def upgrade(engine: Engine) -> bool:
     return True
 
 
+def display_url(url: str) -> str:
+    """What to show of a catalog URL: a SQLite file's path as it is on disk (not %-escaped),
+    any other URL without its password."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return redact_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return redact_url(parsed.render_as_string(hide_password=True))
+
+
 def describe_error(exc: BaseException, url: str) -> str:
     """One line for an unreachable database, with the password taken out."""
     if isinstance(exc, OperationalError):
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     else:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return redact_url(f"catalog {redact_url(url)} unavailable: {detail}")
+    return redact_url(f"catalog {display_url(url)} unavailable: {detail}")
