@@ -278,14 +278,15 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Recent fetch, backfill and cleanup runs (the run journal)."""
+    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
     from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import Catalog
 
     state = _state(ctx)
     settings = state.settings()
-    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
-        cat.upgrade()
-        recent = RunJournal(cat).recent(limit)
+    with existing_catalog(settings) as cat:
+        recent = RunJournal(cat).recent(limit) if cat is not None else []
+    if (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
     if as_json:
         print(json.dumps({"runs": [r.as_json() for r in recent]}, indent=2))
     else:
@@ -299,22 +300,17 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """What the archive holds, per stream."""
-    from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
     from dogcli.jobs.fetch import check_streams
-    from dogcli.reports.metrics import COMMANDS
     from dogcli.reports.stats import collect_stats
 
     state = _state(ctx)
     settings = state.settings()
     streams = check_streams(settings, stream or ())
-    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
-        cat.upgrade()
+    with existing_catalog(settings) as cat:
         report = collect_stats(settings, cat, streams)
-        report["last_runs"] = {
-            command: run.as_json()
-            for command, run in RunJournal(cat).last_by_command(COMMANDS).items()
-        }
+    if (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -336,11 +332,15 @@ def verify(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Compare catalog and disk; exit 1 when something is wrong (or could not be repaired)."""
-    from dogcli.jobs.verify import parse_since, verify_command
+    from dogcli.catalog.readonly import missing_catalog, no_archive_message
+    from dogcli.jobs.verify import parse_since
+    from dogcli.jobs.verify_run import verify_archive
 
     state = _state(ctx)
     settings = state.settings()
-    report = verify_command(settings, repair, parse_since(since), deep, wait)
+    report = verify_archive(settings, repair, parse_since(since), deep, wait)
+    if not repair and (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:

@@ -55,6 +55,11 @@ class Console:
         if not self.quiet:
             print(redact_url(line), flush=True)
 
+    def note(self, line: str) -> None:
+        """A remark on stderr (stdout stays data), hidden by --quiet."""
+        if not self.quiet:
+            print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
+
     def error_line(self, line: str) -> None:
         print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
 

@@ -129,6 +129,20 @@ def upgrade(engine: Engine) -> bool:
     return True
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename: let SQLite interpret it
+        return None
+    return Path(database).expanduser()
+
+
 def display_url(url: str) -> str:
     """What to show of a catalog URL: a SQLite file's path as it is on disk (not %-escaped),
     any other URL without its password."""

@@ -80,13 +80,18 @@ def run_health(
     report = HealthReport(generated_at=now.isoformat().replace("+00:00", "Z"))
     checks = report.checks
     checks.extend(_catalog_checks(settings, now))
-    checks.append(_data_dir_check(settings.data_dir))
+    checks.append(_data_dir_check(settings))
     checks.append(_disk_check(settings, disk_usage))
     return report
 
 
-def _data_dir_check(data_dir: Path) -> Check:
+def _data_dir_check(settings: Settings) -> Check:
+    from dogcli.catalog.readonly import missing_catalog
+
+    data_dir = settings.data_dir
     if not data_dir.is_dir():
+        if missing_catalog(settings) is not None:  # nothing was ever archived here
+            return Check("data_dir", UNKNOWN, f"no archive yet: {data_dir} does not exist")
         return Check("data_dir", CRITICAL, f"{data_dir} does not exist")
     if not os.access(data_dir, os.W_OK | os.X_OK):
         return Check("data_dir", CRITICAL, f"{data_dir} is not writable")
@@ -104,9 +109,13 @@ def _disk_check(settings: Settings, disk_usage: Callable[[Path], float]) -> Chec
 
 
 def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
+    from dogcli.catalog.readonly import missing_catalog, no_archive_message
     from dogcli.catalog.runs import RunJournal
     from dogcli.catalog.store import Catalog
 
+    missing = missing_catalog(settings)
+    if missing is not None:  # opening it would create it: health only looks
+        return [Check("catalog", UNKNOWN, no_archive_message(missing))]
     try:
         catalog = Catalog(settings.effective_database_url, min(settings.max_retries, 1),
                           settings.retry_base)  # fmt: skip
@@ -195,10 +204,13 @@ def health_command(settings: Settings, now: datetime | None = None) -> HealthRep
 def _write_metrics(settings: Settings, report: HealthReport) -> None:
     import logging
 
+    from dogcli.catalog.readonly import missing_catalog
     from dogcli.catalog.store import Catalog
     from dogcli.reports.metrics import render, write_metrics
 
     assert settings.metrics_file is not None
+    if missing_catalog(settings) is not None:
+        return  # no archive yet: nothing to count, and opening it would create it
     try:
         with Catalog(settings.effective_database_url, 0, settings.retry_base) as catalog:
             write_metrics(settings.metrics_file, render(settings, catalog, report.exit_code))

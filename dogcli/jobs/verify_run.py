@@ -1,0 +1,42 @@
+"""verify as the CLI runs it: under the archive lock, and without creating anything when it
+only looks. (dogcli/jobs/verify.py does the comparing and repairing.)"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dogcli.catalog.readonly import missing_catalog
+from dogcli.catalog.store import Catalog
+from dogcli.errors import DogcliError
+from dogcli.jobs.verify import VerifyReport, run_verify
+from dogcli.lock import archive_lock
+from dogcli.settings import Settings
+from dogcli.storage import Storage
+
+
+def verify_archive(
+    settings: Settings,
+    repair: bool = False,
+    since: date | None = None,
+    deep: bool = False,
+    wait: float = 0.0,
+) -> VerifyReport:
+    """Compare (and with repair fix) catalog and disk; repair takes the archive lock. Without
+    repair and without a catalog file the report is empty: nothing is created."""
+    if repair:
+        Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
+    else:
+        missing = missing_catalog(settings)
+        if missing is not None:
+            if settings.images_dir.is_dir():
+                raise DogcliError(
+                    f"{missing} does not exist but {settings.images_dir} does: "
+                    "`dogcli verify --repair` catalogs its images"
+                )
+            return VerifyReport(repair=False, deep=deep, since=since)
+    with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
+        cat.upgrade()
+        if not repair:
+            return run_verify(settings, cat, False, since, deep)
+        with archive_lock(settings.data_dir, cat, wait):
+            return run_verify(settings, cat, True, since, deep)
