@@ -21,8 +21,11 @@ def verify_archive(
     deep: bool = False,
     wait: float = 0.0,
 ) -> VerifyReport:
-    """Compare (and with repair fix) catalog and disk; repair takes the archive lock. Without
-    repair and without a catalog file the report is empty: nothing is created."""
+    """Compare (and with repair fix) catalog and disk while no fetch, backfill or cleanup
+    runs: a verify beside a backfill counted the files it had written but not cataloged yet
+    as uncataloged. Looking takes the lock shared (verifies may overlap), repairing
+    exclusive; both wait up to `wait` seconds, then LockBusy (exit 75). Without repair and
+    without a catalog file the report is empty: nothing is created."""
     if repair:
         Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
     else:
@@ -36,7 +39,5 @@ def verify_archive(
             return VerifyReport(repair=False, deep=deep, since=since)
     with Catalog(settings.effective_database_url, settings.max_retries, settings.retry_base) as cat:
         cat.upgrade()
-        if not repair:
-            return run_verify(settings, cat, False, since, deep)
-        with archive_lock(settings.data_dir, cat, wait):
-            return run_verify(settings, cat, True, since, deep)
+        with archive_lock(settings.data_dir, cat, wait, shared=not repair):
+            return run_verify(settings, cat, repair, since, deep)
