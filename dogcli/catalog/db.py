@@ -143,6 +143,42 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database).expanduser()
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_broken(url: str) -> str | None:
+    """Why a SQLite catalog file can never be opened as it is (damaged, overwritten, not a
+    file), or None: no such file yet, not SQLite, or a passing problem (locked, busy) that
+    the next run may not meet. Asked only after opening failed, so it may take a moment."""
+    import sqlite3
+
+    path = sqlite_file(url)
+    if path is None or not os.path.lexists(path):
+        return None
+    if not path.is_file():
+        return f"catalog {path} is not a file"
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"catalog {path} cannot be read: {exc.strerror}"
+    if header and header != SQLITE_HEADER:
+        return f"catalog {path} is not a SQLite database (damaged or overwritten)"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=1)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None
+        return f"catalog {path} cannot be opened: {exc}"
+    except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return f"catalog {path} is damaged: {exc}"
+    return None
+
+
 def display_url(url: str) -> str:
     """What to show of a catalog URL: a SQLite file's path as it is on disk (not %-escaped),
     any other URL without its password."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dogcli.catalog.db import sqlite_broken
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DogcliError
@@ -19,6 +20,7 @@ from dogcli.settings import Settings
 from dogcli.storage import Storage
 
 log = logging.getLogger(__name__)
+REBUILD_HINT = "; move it aside, then `dogcli verify --repair` catalogs the images again"
 
 
 @dataclass
@@ -54,9 +56,18 @@ def recorded_run(
     catalog, error = open_catalog(
         settings.effective_database_url, settings.max_retries, settings.retry_base
     )
-    if catalog is None and needs_catalog:
-        raise CatalogUnavailable(error)
     run = Run(command=command, streams=list(streams))
+    if catalog is None:
+        broken = sqlite_broken(settings.effective_database_url)
+        if broken is not None or needs_catalog:
+            # A damaged catalog does not mend itself: carrying on without it (as through a
+            # server outage) re-downloaded every image on every run, silently. It fails the
+            # run, and alerts; the run cannot be journaled in it.
+            message = broken + REBUILD_HINT if broken else error
+            run.outcome, run.error, run.finished_at = "failed", message, datetime.now(UTC)
+            _after(settings, run, None, metrics_file)
+            raise CatalogUnavailable(message)
+
     journal = RunJournal(catalog) if catalog is not None else None
     try:
         with _locked(settings, catalog, wait, run, journal):
