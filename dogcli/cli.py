@@ -253,8 +253,8 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     metrics_file: MetricsOpt = None,
 ) -> None:
-    """Is the archive current and the machine healthy? Exit 0 OK, 1 WARNING, 2 CRITICAL,
-    3 UNKNOWN."""
+    """Is the archive current and the machine healthy? Monitoring-plugin output and exit
+    codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (-q: the status line only)."""
     from dogcli.reports.health import health_command
 
     state = _state(ctx)
@@ -267,7 +267,8 @@ def health(
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:
-        state.console.health_table(report)
+        lines = report.plugin_lines()
+        print("\n".join(lines[:1] if state.console.quiet else lines), flush=True)
     raise typer.Exit(report.exit_code)
 
 

@@ -100,20 +100,6 @@ class Console:
     def runs_table(self, runs: list[Any]) -> None:
         _rich_stdout().print(_runs_table([r.as_json() for r in runs], "recent runs"))
 
-    def health_table(self, report: Any) -> None:
-        from rich import box
-        from rich.table import Table
-
-        colour = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta"}
-        table = Table(title=f"dogcli health: {report.status.upper()}", box=box.SIMPLE_HEAD)
-        table.add_column("check", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        table.add_column("detail")
-        for check in report.checks:
-            style = colour.get(check.status, "")
-            table.add_row(check.name, f"[{style}]{check.status.upper()}[/]", check.message)
-        _rich_stdout().print(table)
-
 
 def _rich_stdout() -> Any:
     from rich.console import Console as RichConsole

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,10 +37,35 @@ class Check:
     value: float | None = None
 
 
+@dataclass(frozen=True)
+class Perf:
+    """A performance-data item of the plugin output: label=value[UOM];warn;crit;min;max"""
+
+    label: str
+    value: float
+    unit: str = ""
+    warn: float | None = None
+    crit: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def text(self) -> str:
+        fields = [f"{_number(self.value)}{self.unit}"]
+        fields += ["" if v is None else _number(v) for v in (self.warn, self.crit, self.low,
+                                                               self.high)]  # fmt: skip
+        label = self.label if re.fullmatch(r"[\w.:-]+", self.label) else f"'{self.label}'"
+        return f"{label}=" + ";".join(fields).rstrip(";")
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
 @dataclass
 class HealthReport:
     generated_at: str
     checks: list[Check] = field(default_factory=list)
+    perfdata: list[Perf] = field(default_factory=list)  # not in --json: its checks say it
 
     @property
     def status(self) -> str:
@@ -50,6 +76,27 @@ class HealthReport:
     @property
     def exit_code(self) -> HealthStatus:
         return EXIT_CODES[self.status]
+
+    def plugin_lines(self) -> list[str]:
+        """The monitoring-plugin format (Nagios, Icinga, Sensu, Checkmk): a status line
+        `DOGCLI STATUS: worst finding | perfdata`, then one line per check."""
+        status = self.status
+        worst = [c for c in self.checks if c.status == status]
+        if not self.checks:
+            finding = "no checks ran"
+        elif status == OK:
+            finding = f"all {len(self.checks)} checks OK"
+        else:
+            finding = f"{worst[0].name}: {worst[0].message}"
+            if len(worst) > 1:
+                finding += f" (and {len(worst) - 1} more {status.upper()})"
+        line = f"DOGCLI {status.upper()}: {' '.join(finding.split()).replace('|', '/')}"
+        if self.perfdata:
+            line += " | " + " ".join(p.text() for p in self.perfdata)
+        ordered = sorted(self.checks, key=lambda c: -SEVERITY[c.status])
+        width = max(len(s) for s in EXIT_CODES)
+        rest = [f"{c.status.upper():<{width}}  {c.name}: {c.message}" for c in ordered]
+        return [line, *(r.replace("|", "/") for r in rest)]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,7 +129,24 @@ def run_health(
     checks.extend(_catalog_checks(settings, now))
     checks.append(_data_dir_check(settings))
     checks.append(_disk_check(settings, disk_usage))
+    report.perfdata = _perfdata(settings, checks)
     return report
+
+
+def _perfdata(settings: Settings, checks: list[Check]) -> list[Perf]:
+    """What a monitor graphs: disk usage in %, each age in seconds, with the thresholds."""
+    out: list[Perf] = []
+    for check in checks:
+        if check.value is None:
+            continue
+        if check.name == "disk":
+            out.append(Perf("disk", check.value, "%", settings.disk_warn_percent,
+                            settings.disk_crit_percent, 0, 100))  # fmt: skip
+        elif check.name.endswith((".newest_capture", ".last_fetch")):
+            out.append(Perf(check.name, round(check.value * 60), "s",
+                            settings.stale_warn_minutes * 60, settings.stale_crit_minutes * 60,
+                            0))  # fmt: skip
+    return out
 
 
 def _data_dir_check(settings: Settings) -> Check:
