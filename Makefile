@@ -86,7 +86,8 @@ bench: system-deps bench-deps $(STAMP)
 OPT_DIR := /opt/dogcli
 SYSTEM_PY ?= /usr/bin/python3
 UNIT_DIR := /etc/systemd/system
-UNITS := $(addprefix systemd/,dogcli-fetch.service dogcli-fetch.timer dogcli-cleanup.service dogcli-cleanup.timer)
+UNITS := $(addprefix systemd/,dogcli-fetch.service dogcli-fetch.timer dogcli-cleanup.service \
+	dogcli-cleanup.timer dogcli-health.service dogcli-health.timer)
 
 install-systemd:
 	@set -e; \
@@ -112,7 +113,7 @@ install-systemd:
 	if [ -e /etc/dogcli/dogcli.env ]; then echo "  keeping the existing /etc/dogcli/dogcli.env"; \
 	else run $(SUDO) install -m 0600 systemd/dogcli.env.example /etc/dogcli/dogcli.env; fi; \
 	run $(SUDO) systemctl daemon-reload; \
-	run $(SUDO) systemctl enable --now dogcli-fetch.timer dogcli-cleanup.timer
+	run $(SUDO) systemctl enable --now dogcli-fetch.timer dogcli-cleanup.timer dogcli-health.timer
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov $(DEMO_DIR)
