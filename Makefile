@@ -9,7 +9,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEMO_PORT ?= 8123
 DEMO_DIR ?= demo-data
 
-.PHONY: all install system-deps test lint fmt run demo bench bench-deps clean install-systemd
+.PHONY: all install system-deps test lint fmt docs run demo bench bench-deps clean install-systemd
 
 all: test
 
@@ -44,6 +44,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix dogcli tests migrations bench
 	$(BIN)/ruff format dogcli tests migrations bench
+
+# README's command reference (between <!-- commands:start/end -->) from each command's --help.
+docs: $(STAMP)
+	$(BIN)/python -m dogcli.docs README.md
 
 # A real fetch into ./data with SQLite (needs the internet).
 run: system-deps $(STAMP)
