@@ -166,7 +166,10 @@ class AdvisoryLock:
 
     def ensure_held(self) -> None:
         """Cheap (one query): still held, or taken again on a new session if free; else
-        LockLost. A server restart ends the session and with it the lock, silently."""
+        LockLost. A server restart ends the session and with it the lock, silently. While
+        the server cannot be reached nobody can take the lock either: then this returns,
+        the catalog write itself retries or fails (images stay on disk), and the next
+        write checks again."""
         with contextlib.suppress(Exception):
             if self.conn is not None and self._held():
                 return
@@ -178,9 +181,8 @@ class AdvisoryLock:
         try:
             conn = self.engine.connect()
         except Exception as exc:
-            raise LockLost(
-                f"lost the catalog's advisory lock and cannot take it again: {exc}"
-            ) from None
+            log.debug("advisory lock: the server cannot be reached (%s)", exc)
+            return
         try:
             if self._try_lock(conn):
                 self.conn = conn

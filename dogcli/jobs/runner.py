@@ -15,7 +15,7 @@ from dogcli.catalog.db import sqlite_broken
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DogcliError
-from dogcli.lock import LockBusy, archive_lock
+from dogcli.lock import ArchiveLock, LockBusy, archive_lock
 from dogcli.settings import Settings
 from dogcli.storage import Storage
 
@@ -30,6 +30,7 @@ class Context:
     catalog: Catalog | None
     catalog_error: str
     run: Run
+    lock: ArchiveLock | None = None  # lock.ensure_held() before each catalog write
 
 
 def _quietly(what: str, action: Callable[[], Any]) -> Any:
@@ -70,11 +71,11 @@ def recorded_run(
 
     journal = RunJournal(catalog) if catalog is not None else None
     try:
-        with _locked(settings, catalog, wait, run, journal):
+        with _locked(settings, catalog, wait, run, journal) as lock:
             if journal:
                 _quietly("run journal", lambda: journal.start(run))
             try:
-                yield Context(catalog, error, run)
+                yield Context(catalog, error, run, lock)
             except BaseException as exc:
                 run.outcome = "failed"
                 if isinstance(exc, DogcliError):
@@ -95,11 +96,11 @@ def recorded_run(
 @contextmanager
 def _locked(
     settings: Settings, catalog: Catalog | None, wait: float, run: Run, journal: RunJournal | None
-) -> Iterator[None]:
+) -> Iterator[ArchiveLock]:
     """The archive lock; a refused lock is journaled as a skipped run and raised (exit 75)."""
     try:
         lock = archive_lock(settings.data_dir, catalog, wait)
-        lock.__enter__()
+        held = lock.__enter__()
     except LockBusy as exc:
         run.outcome, run.error, run.finished_at = "skipped", str(exc), datetime.now(UTC)
         if journal:
@@ -110,9 +111,9 @@ def _locked(
     except Exception as exc:  # PostgreSQL went away: this host's lock still guards the disk
         log.warning("advisory lock unavailable (%s); using the data dir lock", exc)
         lock = archive_lock(settings.data_dir, None, wait)
-        lock.__enter__()
+        held = lock.__enter__()
     try:
-        yield
+        yield held
     finally:
         lock.__exit__(None, None, None)
 
