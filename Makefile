@@ -11,7 +11,7 @@ DEMO_DIR ?= demo-data
 REPLICA := tests/replica
 NPM_MODULES := $(REPLICA)/node_modules
 
-.PHONY: all install system-deps replica-deps test lint fmt run demo bench bench-deps clean install-systemd
+.PHONY: all install system-deps replica-deps test lint fmt docs run demo bench bench-deps clean install-systemd
 
 all: test
 
@@ -57,6 +57,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix dogcli tests migrations bench
 	$(BIN)/ruff format dogcli tests migrations bench
 
+# README's command reference (between <!-- commands:start/end -->) from each command's --help.
+docs: $(STAMP)
+	$(BIN)/python -m dogcli.docs README.md
+
 # A real fetch into ./data with SQLite (needs the internet).
 run: system-deps $(STAMP)
 	$(BIN)/dogcli fetch
@@ -98,7 +102,8 @@ bench: system-deps bench-deps replica-deps $(STAMP)
 OPT_DIR := /opt/dogcli
 SYSTEM_PY ?= /usr/bin/python3
 UNIT_DIR := /etc/systemd/system
-UNITS := $(addprefix systemd/,dogcli-fetch.service dogcli-fetch.timer dogcli-cleanup.service dogcli-cleanup.timer)
+UNITS := $(addprefix systemd/,dogcli-fetch.service dogcli-fetch.timer dogcli-cleanup.service \
+	dogcli-cleanup.timer dogcli-health.service dogcli-health.timer)
 
 install-systemd:
 	@set -e; \
@@ -124,7 +129,7 @@ install-systemd:
 	if [ -e /etc/dogcli/dogcli.env ]; then echo "  keeping the existing /etc/dogcli/dogcli.env"; \
 	else run $(SUDO) install -m 0600 systemd/dogcli.env.example /etc/dogcli/dogcli.env; fi; \
 	run $(SUDO) systemctl daemon-reload; \
-	run $(SUDO) systemctl enable --now dogcli-fetch.timer dogcli-cleanup.timer
+	run $(SUDO) systemctl enable --now dogcli-fetch.timer dogcli-cleanup.timer dogcli-health.timer
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov $(DEMO_DIR)

@@ -36,22 +36,29 @@ def _load_state(path: Path) -> dict[str, str]:
 def notify_change(
     urls: tuple[str, ...], data_dir: Path, key: str, failing: bool, subject: str, body: str
 ) -> str | None:
-    """Send when `key` turns failing, or recovers; returns "failure"/"recovery" if sent."""
+    """Send when `key` turns failing, or recovers; returns "failure"/"recovery" if sent.
+
+    The new state is saved only once the alert reached a target (or there is none to
+    reach): saved before, a failed delivery meant the change was never announced, since
+    every later run found the state already changed. So an undelivered alert is tried
+    again by the next run."""
     path = data_dir / STATE_FILE
     state = _load_state(path)
     was_failing = state.get(key) == "failing"
     if failing == was_failing:
         return None
     kind = "failure" if failing else "recovery"
+    if urls:
+        title = f"dogcli {kind}: {subject}" if failing else f"dogcli recovered: {subject}"
+        if send(urls, title, body, kind) == 0:
+            log.warning("%s alert not delivered; the next run tries again", kind)
+            return None
     state[key] = "failing" if failing else "ok"
     if data_dir.is_dir():
         try:
             write_file_atomic(path, (json.dumps(state, indent=2) + "\n").encode())
         except Exception as exc:  # never fail the run over alert bookkeeping
             log.warning("cannot save alert state: %s", exc)
-    if urls:
-        title = f"dogcli {kind}: {subject}" if failing else f"dogcli recovered: {subject}"
-        send(urls, title, body, kind)
     return kind
 
 

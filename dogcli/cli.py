@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from dogcli import __version__
 from dogcli.errors import DogcliError
 from dogcli.output import Console, configure_logging, make_reporter
+from dogcli.status import ExitStatus, HealthStatus
 
 
 def _unset_options_need_no_coercion() -> None:
@@ -21,7 +22,9 @@ def _unset_options_need_no_coercion() -> None:
     option left unset. Importing pydantic and building them cost 0.1 s of every command (a
     fifth of `dogcli health`). An unset option (None) needs no coercion: typer's coerce()
     returns None for it, or () when it takes several values, which is what happens here
-    before typer's own coercion gets any given value. Left alone if typer's internals differ."""
+    before typer's own coercion gets any given value. Left alone if typer's internals differ.
+    typer is pinned in pyproject.toml for this; tests/test_typer_patch.py checks that the patch
+    still applies, keeps pydantic out of `dogcli health` and leaves given values coerced."""
     try:
         from typer.core import _TyperParameter
     except ImportError:  # pragma: no cover - another typer
@@ -64,7 +67,7 @@ class DogcliGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             _error("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
 
 
 app = typer.Typer(
@@ -217,7 +220,7 @@ def _finish(state: State, command: str, summary: Any) -> NoReturn:
         state.console.error_line(f"failed: {failure}")
     if len(summary.failures) > 20:
         state.console.error_line(f"... and {len(summary.failures) - 20} more failures")
-    raise typer.Exit(0 if summary.ok else 1)
+    raise typer.Exit(ExitStatus.OK if summary.ok else ExitStatus.FAILURE)
 
 
 @app.command()
@@ -250,21 +253,22 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     metrics_file: MetricsOpt = None,
 ) -> None:
-    """Is the archive current and the machine healthy? Exit 0 OK, 1 WARNING, 2 CRITICAL,
-    3 UNKNOWN."""
+    """Is the archive current and the machine healthy? Monitoring-plugin output and exit
+    codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (-q: the status line only)."""
     from dogcli.reports.health import health_command
 
     state = _state(ctx)
     try:
         settings = state.settings(metrics_file=metrics_file)
-    except DogcliError as exc:  # monitors read 3 as "could not tell"
+    except DogcliError as exc:  # monitors read UNKNOWN as "could not tell"
         _error(str(exc))
-        raise typer.Exit(3) from None
+        raise typer.Exit(HealthStatus.UNKNOWN) from None
     report = health_command(settings)
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:
-        state.console.health_table(report)
+        lines = report.plugin_lines()
+        print("\n".join(lines[:1] if state.console.quiet else lines), flush=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -275,14 +279,15 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Recent fetch, backfill and cleanup runs (the run journal)."""
+    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
     from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import catalog_for
 
     state = _state(ctx)
     settings = state.settings()
-    with catalog_for(settings) as cat:
-        cat.upgrade()
-        recent = RunJournal(cat).recent(limit)
+    with existing_catalog(settings) as cat:
+        recent = RunJournal(cat).recent(limit) if cat is not None else []
+    if (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
     if as_json:
         print(json.dumps({"runs": [r.as_json() for r in recent]}, indent=2))
     else:
@@ -296,22 +301,17 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """What the archive holds, per stream."""
-    from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import catalog_for
+    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
     from dogcli.jobs.fetch import check_streams
-    from dogcli.reports.metrics import COMMANDS
     from dogcli.reports.stats import collect_stats
 
     state = _state(ctx)
     settings = state.settings()
     streams = check_streams(settings, stream or ())
-    with catalog_for(settings) as cat:
-        cat.upgrade()
+    with existing_catalog(settings) as cat:
         report = collect_stats(settings, cat, streams)
-        report["last_runs"] = {
-            command: run.as_json()
-            for command, run in RunJournal(cat).last_by_command(COMMANDS).items()
-        }
+    if (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -333,17 +333,21 @@ def verify(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Compare catalog and disk; exit 1 when something is wrong (or could not be repaired)."""
-    from dogcli.jobs.verify import parse_since, verify_command
+    from dogcli.catalog.readonly import missing_catalog, no_archive_message
+    from dogcli.jobs.verify import parse_since
+    from dogcli.jobs.verify_run import verify_archive
 
     state = _state(ctx)
     settings = state.settings()
-    report = verify_command(settings, repair, parse_since(since), deep, wait)
+    report = verify_archive(settings, repair, parse_since(since), deep, wait)
+    if not repair and (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:
         for line in report.lines():
             state.console.summary(line)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(ExitStatus.OK if report.ok else ExitStatus.FAILURE)
 
 
 @db_app.command("upgrade")
@@ -368,17 +372,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(exc.format_message(), file=sys.stderr)
-            sys.exit(2)
+            sys.exit(ExitStatus.USAGE)
         ctx = getattr(exc, "ctx", None)
         path = ctx.command_path if ctx is not None else "dogcli"
         _die(f"{exc.format_message()} (try '{path} --help')", exc.exit_code)
     except typer.Abort:
-        _die("interrupted", 130)
+        _die("interrupted", ExitStatus.INTERRUPTED)
     except DogcliError as exc:
         _die(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _die("interrupted", 130)
-    sys.exit(code if isinstance(code, int) else 0)
+        _die("interrupted", ExitStatus.INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else ExitStatus.OK)
 
 
 GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from dogcli.status import ExitStatus
+
 
 class DogcliError(Exception):
     """Base of every error dogcli reports without a traceback."""
 
-    exit_code = 1
+    exit_code: int = ExitStatus.FAILURE
 
 
 class SettingsError(DogcliError):
     """Invalid settings or usage: exit 2."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class UsageError(DogcliError):
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class CatalogUnavailable(DogcliError):
@@ -34,7 +36,7 @@ class NoCamera(DiscoveryError):
 class BrowserError(DogcliError):
     """The browser could not be started."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class StorageError(DogcliError):

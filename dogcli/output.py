@@ -55,6 +55,11 @@ class Console:
         if not self.quiet:
             print(redact_url(line), flush=True)
 
+    def note(self, line: str) -> None:
+        """A remark on stderr (stdout stays data), hidden by --quiet."""
+        if not self.quiet:
+            print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
+
     def error_line(self, line: str) -> None:
         print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
 
@@ -94,20 +99,6 @@ class Console:
 
     def runs_table(self, runs: list[Any]) -> None:
         _rich_stdout().print(_runs_table([r.as_json() for r in runs], "recent runs"))
-
-    def health_table(self, report: Any) -> None:
-        from rich import box
-        from rich.table import Table
-
-        colour = {"ok": "green", "warning": "yellow", "critical": "red", "unknown": "magenta"}
-        table = Table(title=f"dogcli health: {report.status.upper()}", box=box.SIMPLE_HEAD)
-        table.add_column("check", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-        table.add_column("detail")
-        for check in report.checks:
-            style = colour.get(check.status, "")
-            table.add_row(check.name, f"[{style}]{check.status.upper()}[/]", check.message)
-        _rich_stdout().print(table)
 
 
 def _rich_stdout() -> Any:

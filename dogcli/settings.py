@@ -71,7 +71,7 @@ class Settings:
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{self.data_dir.resolve() / 'dogcli.db'}"
+        return sqlite_url(self.data_dir.resolve() / "dogcli.db")
 
     def browser_paths(self) -> tuple[str, str]:
         """Browser and driver executables; never downloaded at run time."""
@@ -85,6 +85,14 @@ class Settings:
             if not os.access(path, os.X_OK):
                 raise SettingsError(f"{label}: {path} is not an executable file")
         return binary, driver
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLite URL of a file, whatever its path holds: `%41`, `?`, `#`, spaces, unicode are
+    escaped (an f-string made `pct%41dir` into `pctAdir` and `q?dir=1` into a file `q`)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
 def _which(*names: str) -> str:

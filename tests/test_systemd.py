@@ -19,8 +19,8 @@ from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT_DIR = ROOT / "systemd"
-SERVICES = ("dogcli-fetch.service", "dogcli-cleanup.service")
-TIMERS = ("dogcli-fetch.timer", "dogcli-cleanup.timer")
+SERVICES = ("dogcli-fetch.service", "dogcli-cleanup.service", "dogcli-health.service")
+TIMERS = ("dogcli-fetch.timer", "dogcli-cleanup.timer", "dogcli-health.timer")
 EXEC = "/usr/local/bin/dogcli"  # where `make install-systemd` links the installed dogcli
 
 
@@ -172,6 +172,31 @@ def test_cleanup_is_stricter_than_fetch() -> None:
     assert value(unit, "Service", "StateDirectory") == "dogcli"
 
 
+def test_health_is_as_strict_as_cleanup_and_a_warning_does_not_fail_it() -> None:
+    health, cleanup = UNIT_DIR / "dogcli-health.service", UNIT_DIR / "dogcli-cleanup.service"
+    assert value(health, "Service", "ExecStart") == f"{EXEC} health -q"
+    # 1 WARNING passes; 2 CRITICAL and 3 UNKNOWN fail the unit (systemctl --failed).
+    assert value(health, "Service", "SuccessExitStatus") == "1"
+    hardening = ("User", "StateDirectory", "NoNewPrivileges", "ProtectSystem", "ProtectHome",
+                 "PrivateUsers", "RestrictNamespaces", "MemoryDenyWriteExecute", "ProcSubset",
+                 "CapabilityBoundingSet", "RestrictAddressFamilies", "UMask")  # fmt: skip
+    for key in hardening:
+        assert value(health, "Service", key) == value(cleanup, "Service", key), key
+    assert values(health, "Service", "SystemCallFilter") == values(
+        cleanup, "Service", "SystemCallFilter"
+    )
+
+
+def test_health_timer_runs_every_five_minutes_after_each_fetch(analyze: str) -> None:
+    timer = UNIT_DIR / "dogcli-health.timer"
+    spec = value(timer, "Timer", "OnCalendar")
+    assert spec and value(timer, "Install", "WantedBy") == "timers.target"
+    times = elapses(analyze, spec, 7)
+    assert {b - a for a, b in pairwise(times)} == {timedelta(minutes=5)}
+    # Never on a fetch tick (:x0): two minutes after it, and after the one in between.
+    assert all(t.minute % 5 == 2 and t.second == 0 for t in times), times
+
+
 def elapses(analyze: str, spec: str, iterations: int) -> list[datetime]:
     result = run(analyze, "calendar", f"--iterations={iterations}", spec)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -240,4 +265,5 @@ def test_make_install_systemd_matches_the_units() -> None:
     assert re.search(rf"-m venv {re.escape(str(Path(link.group(1)).parent.parent))}\b", steps)
     assert all(f"systemd/{name}" in steps for name in SERVICES + TIMERS), steps
     assert "systemctl daemon-reload" in steps
-    assert "systemctl enable --now dogcli-fetch.timer dogcli-cleanup.timer" in steps
+    enabled = re.search(r"systemctl enable --now (.+)", steps)
+    assert enabled and set(enabled.group(1).split()) == set(TIMERS), steps

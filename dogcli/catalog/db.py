@@ -130,10 +130,72 @@ def upgrade(engine: Engine, url_timezone: str = "UTC") -> bool:
     return True
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename: let SQLite interpret it
+        return None
+    return Path(database).expanduser()
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_broken(url: str) -> str | None:
+    """Why a SQLite catalog file can never be opened as it is (damaged, overwritten, not a
+    file), or None: no such file yet, not SQLite, or a passing problem (locked, busy) that
+    the next run may not meet. Asked only after opening failed, so it may take a moment."""
+    import sqlite3
+
+    path = sqlite_file(url)
+    if path is None or not os.path.lexists(path):
+        return None
+    if not path.is_file():
+        return f"catalog {path} is not a file"
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"catalog {path} cannot be read: {exc.strerror}"
+    if header and header != SQLITE_HEADER:
+        return f"catalog {path} is not a SQLite database (damaged or overwritten)"
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=1)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None
+        return f"catalog {path} cannot be opened: {exc}"
+    except sqlite3.DatabaseError as exc:  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return f"catalog {path} is damaged: {exc}"
+    return None
+
+
+def display_url(url: str) -> str:
+    """What to show of a catalog URL: a SQLite file's path as it is on disk (not %-escaped),
+    any other URL without its password."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return redact_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return redact_url(parsed.render_as_string(hide_password=True))
+
+
 def describe_error(exc: BaseException, url: str) -> str:
     """One line for an unreachable database, with the password taken out."""
     if isinstance(exc, OperationalError):
         detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
     else:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return redact_url(f"catalog {redact_url(url)} unavailable: {detail}")
+    return redact_url(f"catalog {display_url(url)} unavailable: {detail}")

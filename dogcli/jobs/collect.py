@@ -200,6 +200,8 @@ class Collector:
             return
         if not force and len(self._buffer) < self.settings.batch_size:
             return
+        if (before_write := getattr(self, "before_write", None)) is not None:
+            before_write()  # set by the runner: is the archive lock still held? (lock.py)
         try:
             if self._buffer:
                 self.catalog.insert(self._buffer, self.zones.url, self.settings.batch_size)

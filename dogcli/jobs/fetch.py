@@ -51,13 +51,16 @@ def run_fetch(
     now: datetime | None = None,
     catalog: Catalog | None = None,
     catalog_error: str = "",
+    before_write: Callable[[], None] | None = None,
 ) -> Summary:
-    """Fetch the newest days; pass an open catalog (or why there is none) or let it open one."""
+    """Fetch the newest days; pass an open catalog (or why there is none) or let it open one.
+    before_write runs before each catalog write (the runner's lock check)."""
     chosen = check_streams(settings, streams)
     if max_days < 1:
         raise UsageError("--max-days must be at least 1")
     settings.browser_paths()  # a missing browser is a usage error, found before any work
     collector = Collector(settings, reporter)
+    collector.before_write = before_write  # type: ignore[attr-defined]
     try:
         catalog = collector.attach(catalog, catalog_error)
         plan, notes = fetch_plan(settings, catalog, chosen, max_days, now)
@@ -76,11 +79,13 @@ def run_backfill(
     reporter: Reporter | None = None,
     catalog: Catalog | None = None,
     catalog_error: str = "",
+    before_write: Callable[[], None] | None = None,
 ) -> Summary:
     chosen = check_streams(settings, streams)
     plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
     settings.browser_paths()
     collector = Collector(settings, reporter)
+    collector.before_write = before_write  # type: ignore[attr-defined]
     try:
         collector.attach(catalog, catalog_error)
         return collector.run(plan)
@@ -91,7 +96,8 @@ def run_backfill(
 __all__ = ["parse_range", "run_backfill", "run_fetch", "site_today"]
 
 
-CollectJob = Callable[[tuple[str, ...], Catalog | None, str], Summary]
+Hook = Callable[[], None] | None
+CollectJob = Callable[[tuple[str, ...], Catalog | None, str, Hook], Summary]
 
 
 def _recorded(
@@ -108,7 +114,8 @@ def _recorded(
     chosen = check_streams(settings, streams)
     settings.browser_paths()
     with recorded_run(settings, command, chosen, wait, metrics_file) as ctx:
-        summary = job(chosen, ctx.catalog, ctx.catalog_error)
+        summary = job(chosen, ctx.catalog, ctx.catalog_error,
+                      ctx.lock.ensure_held if ctx.lock is not None else None)  # fmt: skip
         summary.record(ctx.run)
     return summary
 
@@ -121,8 +128,9 @@ def fetch_command(
     wait: float = 0.0,
     metrics_file: Path | None = None,
 ) -> Summary:
-    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str) -> Summary:
-        return run_fetch(settings, chosen, max_days, reporter, catalog=catalog, catalog_error=error)
+    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str, check: Hook) -> Summary:
+        return run_fetch(settings, chosen, max_days, reporter, catalog=catalog,
+                         catalog_error=error, before_write=check)  # fmt: skip
 
     return _recorded(settings, "fetch", streams, wait, metrics_file, job)
 
@@ -136,8 +144,8 @@ def backfill_command(
     wait: float = 0.0,
     metrics_file: Path | None = None,
 ) -> Summary:
-    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str) -> Summary:
+    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str, check: Hook) -> Summary:
         return run_backfill(settings, first, last, chosen, reporter, catalog=catalog,
-                            catalog_error=error)  # fmt: skip
+                            catalog_error=error, before_write=check)  # fmt: skip
 
     return _recorded(settings, "backfill", streams, wait, metrics_file, job)

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from dogcli import clock
+from dogcli.catalog.db import sqlite_broken
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DogcliError
-from dogcli.lock import LockBusy, archive_lock
+from dogcli.lock import ArchiveLock, LockBusy, archive_lock
 from dogcli.settings import Settings
 from dogcli.storage import Storage
 
 log = logging.getLogger(__name__)
+REBUILD_HINT = "; move it aside, then `dogcli verify --repair` catalogs the images again"
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Context:
     catalog: Catalog | None
     catalog_error: str
     run: Run
+    lock: ArchiveLock | None = None  # lock.ensure_held() before each catalog write
 
 
 def _quietly(what: str, action: Callable[[], Any]) -> Any:
@@ -52,16 +55,25 @@ def recorded_run(
     write metrics. The body fills ctx.run (counts, outcome) from its result."""
     Storage(settings.data_dir).ensure_writable()  # an unusable data dir is a usage error
     catalog, error = open_catalog(settings)
-    if catalog is None and needs_catalog:
-        raise CatalogUnavailable(error)
     run = Run(command=command, streams=list(streams))
+    if catalog is None:
+        broken = sqlite_broken(settings.effective_database_url)
+        if broken is not None or needs_catalog:
+            # A damaged catalog does not mend itself: carrying on without it (as through a
+            # server outage) re-downloaded every image on every run, silently. It fails the
+            # run, and alerts; the run cannot be journaled in it.
+            message = broken + REBUILD_HINT if broken else error
+            run.outcome, run.error, run.finished_at = "failed", message, clock.now()
+            _after(settings, run, None, metrics_file)
+            raise CatalogUnavailable(message)
+
     journal = RunJournal(catalog) if catalog is not None else None
     try:
-        with _locked(settings, catalog, wait, run, journal):
+        with _locked(settings, catalog, wait, run, journal) as lock:
             if journal:
                 _quietly("run journal", lambda: journal.start(run))
             try:
-                yield Context(catalog, error, run)
+                yield Context(catalog, error, run, lock)
             except BaseException as exc:
                 run.outcome = "failed"
                 if isinstance(exc, DogcliError):
@@ -82,11 +94,11 @@ def recorded_run(
 @contextmanager
 def _locked(
     settings: Settings, catalog: Catalog | None, wait: float, run: Run, journal: RunJournal | None
-) -> Iterator[None]:
+) -> Iterator[ArchiveLock]:
     """The archive lock; a refused lock is journaled as a skipped run and raised (exit 75)."""
     try:
         lock = archive_lock(settings.data_dir, catalog, wait)
-        lock.__enter__()
+        held = lock.__enter__()
     except LockBusy as exc:
         run.outcome, run.error, run.finished_at = "skipped", str(exc), clock.now()
         if journal:
@@ -97,9 +109,9 @@ def _locked(
     except Exception as exc:  # PostgreSQL went away: this host's lock still guards the disk
         log.warning("advisory lock unavailable (%s); using the data dir lock", exc)
         lock = archive_lock(settings.data_dir, None, wait)
-        lock.__enter__()
+        held = lock.__enter__()
     try:
-        yield
+        yield held
     finally:
         lock.__exit__(None, None, None)
 

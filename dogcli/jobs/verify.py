@@ -49,7 +49,7 @@ from sqlalchemy import select
 from dogcli import clock
 from dogcli.captures import STAMP_FORMAT, Capture
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog, catalog_for
+from dogcli.catalog.store import Catalog
 from dogcli.cdn import CdnClient, Downloaded, DownloadFailed
 from dogcli.errors import StorageError, UsageError
 from dogcli.settings import NAME_RE, Settings
@@ -546,23 +546,3 @@ def run_verify(
         verifier.repair(report, plan)
     report.seconds = time.monotonic() - started
     return report
-
-
-def verify_command(
-    settings: Settings,
-    repair: bool = False,
-    since: date | None = None,
-    deep: bool = False,
-    wait: float = 0.0,
-) -> VerifyReport:
-    """verify as the CLI runs it: repair takes the archive lock, like fetch and cleanup."""
-    from dogcli.lock import archive_lock
-
-    if repair:
-        Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
-    with catalog_for(settings) as cat:
-        cat.upgrade()
-        if not repair:
-            return run_verify(settings, cat, False, since, deep)
-        with archive_lock(settings.data_dir, cat, wait):
-            return run_verify(settings, cat, True, since, deep)

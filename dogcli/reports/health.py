@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -15,9 +16,15 @@ from dogcli.errors import CatalogUnavailable, DogcliError
 from dogcli.jobs.cleanup import disk_percent
 from dogcli.redact import redact_url
 from dogcli.settings import Settings
+from dogcli.status import HealthStatus
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
-EXIT_CODES = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3}
+EXIT_CODES = {
+    OK: HealthStatus.OK,
+    WARNING: HealthStatus.WARNING,
+    CRITICAL: HealthStatus.CRITICAL,
+    UNKNOWN: HealthStatus.UNKNOWN,
+}
 # Worst first wins: a critical check outranks a check that could not tell.
 SEVERITY = {OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3}
 HEALTH_FILE = ".health"
@@ -31,10 +38,35 @@ class Check:
     value: float | None = None
 
 
+@dataclass(frozen=True)
+class Perf:
+    """A performance-data item of the plugin output: label=value[UOM];warn;crit;min;max"""
+
+    label: str
+    value: float
+    unit: str = ""
+    warn: float | None = None
+    crit: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def text(self) -> str:
+        fields = [f"{_number(self.value)}{self.unit}"]
+        fields += ["" if v is None else _number(v) for v in (self.warn, self.crit, self.low,
+                                                               self.high)]  # fmt: skip
+        label = self.label if re.fullmatch(r"[\w.:-]+", self.label) else f"'{self.label}'"
+        return f"{label}=" + ";".join(fields).rstrip(";")
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+
+
 @dataclass
 class HealthReport:
     generated_at: str
     checks: list[Check] = field(default_factory=list)
+    perfdata: list[Perf] = field(default_factory=list)  # not in --json: its checks say it
 
     @property
     def status(self) -> str:
@@ -43,8 +75,29 @@ class HealthReport:
         return max((c.status for c in self.checks), key=SEVERITY.__getitem__)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> HealthStatus:
         return EXIT_CODES[self.status]
+
+    def plugin_lines(self) -> list[str]:
+        """The monitoring-plugin format (Nagios, Icinga, Sensu, Checkmk): a status line
+        `DOGCLI STATUS: worst finding | perfdata`, then one line per check."""
+        status = self.status
+        worst = [c for c in self.checks if c.status == status]
+        if not self.checks:
+            finding = "no checks ran"
+        elif status == OK:
+            finding = f"all {len(self.checks)} checks OK"
+        else:
+            finding = f"{worst[0].name}: {worst[0].message}"
+            if len(worst) > 1:
+                finding += f" (and {len(worst) - 1} more {status.upper()})"
+        line = f"DOGCLI {status.upper()}: {' '.join(finding.split()).replace('|', '/')}"
+        if self.perfdata:
+            line += " | " + " ".join(p.text() for p in self.perfdata)
+        ordered = sorted(self.checks, key=lambda c: -SEVERITY[c.status])
+        width = max(len(s) for s in EXIT_CODES)
+        rest = [f"{c.status.upper():<{width}}  {c.name}: {c.message}" for c in ordered]
+        return [line, *(r.replace("|", "/") for r in rest)]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,13 +128,35 @@ def run_health(
     report = HealthReport(generated_at=now.isoformat().replace("+00:00", "Z"))
     checks = report.checks
     checks.extend(_catalog_checks(settings, now))
-    checks.append(_data_dir_check(settings.data_dir))
+    checks.append(_data_dir_check(settings))
     checks.append(_disk_check(settings, disk_usage))
+    report.perfdata = _perfdata(settings, checks)
     return report
 
 
-def _data_dir_check(data_dir: Path) -> Check:
+def _perfdata(settings: Settings, checks: list[Check]) -> list[Perf]:
+    """What a monitor graphs: disk usage in %, each age in seconds, with the thresholds."""
+    out: list[Perf] = []
+    for check in checks:
+        if check.value is None:
+            continue
+        if check.name == "disk":
+            out.append(Perf("disk", check.value, "%", settings.disk_warn_percent,
+                            settings.disk_crit_percent, 0, 100))  # fmt: skip
+        elif check.name.endswith((".newest_capture", ".last_fetch")):
+            out.append(Perf(check.name, round(check.value * 60), "s",
+                            settings.stale_warn_minutes * 60, settings.stale_crit_minutes * 60,
+                            0))  # fmt: skip
+    return out
+
+
+def _data_dir_check(settings: Settings) -> Check:
+    from dogcli.catalog.readonly import missing_catalog
+
+    data_dir = settings.data_dir
     if not data_dir.is_dir():
+        if missing_catalog(settings) is not None:  # nothing was ever archived here
+            return Check("data_dir", UNKNOWN, f"no archive yet: {data_dir} does not exist")
         return Check("data_dir", CRITICAL, f"{data_dir} does not exist")
     if not os.access(data_dir, os.W_OK | os.X_OK):
         return Check("data_dir", CRITICAL, f"{data_dir} is not writable")
@@ -99,9 +174,13 @@ def _disk_check(settings: Settings, disk_usage: Callable[[Path], float]) -> Chec
 
 
 def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
+    from dogcli.catalog.readonly import missing_catalog, no_archive_message
     from dogcli.catalog.runs import RunJournal
     from dogcli.catalog.store import catalog_for
 
+    missing = missing_catalog(settings)
+    if missing is not None:  # opening it would create it: health only looks
+        return [Check("catalog", UNKNOWN, no_archive_message(missing))]
     try:
         catalog = catalog_for(settings, min(settings.max_retries, 1))
     except DogcliError as exc:
@@ -189,10 +268,13 @@ def health_command(settings: Settings, now: datetime | None = None) -> HealthRep
 def _write_metrics(settings: Settings, report: HealthReport) -> None:
     import logging
 
+    from dogcli.catalog.readonly import missing_catalog
     from dogcli.catalog.store import catalog_for
     from dogcli.reports.metrics import render, write_metrics
 
     assert settings.metrics_file is not None
+    if missing_catalog(settings) is not None:
+        return  # no archive yet: nothing to count, and opening it would create it
     try:
         with catalog_for(settings, 0) as catalog:
             write_metrics(settings.metrics_file, render(settings, catalog, report.exit_code))

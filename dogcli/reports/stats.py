@@ -15,16 +15,20 @@ CADENCE_MINUTES = 10
 
 def collect_stats(
     settings: Settings,
-    catalog: Catalog,
+    catalog: Catalog | None,
     streams: Sequence[str] = (),
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A JSON-ready report; every configured (or requested) stream appears, even if empty."""
+    """A JSON-ready report; every configured (or requested) stream appears, even if empty.
+    No catalog (no archive yet): every stream empty, no last runs."""
+    from dogcli.catalog.runs import RunJournal
+    from dogcli.reports.metrics import COMMANDS
+
     now = (now or clock.now()).astimezone(UTC)
     local_now = now.astimezone(settings.tz)
     midnight = datetime.combine(local_now.date(), time(0), tzinfo=settings.tz)
     chosen = list(streams) or list(settings.streams)
-    rows = catalog.stream_stats(settings.terminal, chosen, now, midnight)
+    rows = catalog.stream_stats(settings.terminal, chosen, now, midnight) if catalog else {}
     elapsed = (local_now - midnight).total_seconds() / 60
     expected = max(1, int(elapsed // CADENCE_MINUTES))
     report: dict[str, Any] = {}
@@ -49,6 +53,12 @@ def collect_stats(
         "generated_at": _iso(now),
         "timezone": settings.timezone,
         "streams": report,
+        "last_runs": {
+            command: run.as_json()
+            for command, run in (
+                RunJournal(catalog).last_by_command(COMMANDS).items() if catalog else ()
+            )
+        },
     }
 
 

@@ -1,0 +1,43 @@
+"""verify as the CLI runs it: under the archive lock, and without creating anything when it
+only looks. (dogcli/jobs/verify.py does the comparing and repairing.)"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from dogcli.catalog.readonly import missing_catalog
+from dogcli.catalog.store import catalog_for
+from dogcli.errors import DogcliError
+from dogcli.jobs.verify import VerifyReport, run_verify
+from dogcli.lock import archive_lock
+from dogcli.settings import Settings
+from dogcli.storage import Storage
+
+
+def verify_archive(
+    settings: Settings,
+    repair: bool = False,
+    since: date | None = None,
+    deep: bool = False,
+    wait: float = 0.0,
+) -> VerifyReport:
+    """Compare (and with repair fix) catalog and disk while no fetch, backfill or cleanup
+    runs: a verify beside a backfill counted the files it had written but not cataloged yet
+    as uncataloged. Looking takes the lock shared (verifies may overlap), repairing
+    exclusive; both wait up to `wait` seconds, then LockBusy (exit 75). Without repair and
+    without a catalog file the report is empty: nothing is created."""
+    if repair:
+        Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
+    else:
+        missing = missing_catalog(settings)
+        if missing is not None:
+            if settings.images_dir.is_dir():
+                raise DogcliError(
+                    f"{missing} does not exist but {settings.images_dir} does: "
+                    "`dogcli verify --repair` catalogs its images"
+                )
+            return VerifyReport(repair=False, deep=deep, since=since)
+    with catalog_for(settings) as cat:
+        cat.upgrade()
+        with archive_lock(settings.data_dir, cat, wait, shared=not repair):
+            return run_verify(settings, cat, repair, since, deep)
