@@ -5,24 +5,29 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from dogcli.captures import THUMBNAIL, make_capture
+from dogcli.captures import THUMBNAIL
 from dogcli.errors import BrowserError, DiscoveryError
+from dogcli.settings import Settings
 from dogcli.site import DATE_INPUT, Browser, CameraSite, Found, _PageError
 from tests.replica import Replica, make_dataset
 
 pytestmark = pytest.mark.browser
 
-NOW = datetime(2025, 9, 6, 12, 0, 0)  # the site's clock: a Saturday noon
+LA = ZoneInfo("America/Los_Angeles")
+NOW = datetime(2025, 9, 6, 12, 0, 0, tzinfo=LA)  # the site's clock: a Saturday noon
 TODAY = NOW.date()
 DAYS = [TODAY - timedelta(days=i) for i in range(13, -1, -1)]  # 2025-08-24 .. 2025-09-06
 EMPTY = date(2025, 9, 2)
@@ -30,7 +35,7 @@ FULL_DAYS = (date(2025, 8, 26), date(2025, 8, 28))  # every ~10 min: about 144 c
 PAGE_TIMEOUT = 10.0
 SHORT_TIMEOUT = 3.0  # for the test where the API hangs
 MAX_RETRIES = 2
-TS = "%Y-%m-%dT%H:%M:%S"
+T = TypeVar("T")
 
 
 def d(offset: int) -> date:
@@ -49,7 +54,8 @@ def rep() -> Iterator[Replica]:
 
 @pytest.fixture(scope="module")
 def browser(chromium: tuple[str, str]) -> Iterator[Browser]:
-    b = Browser(chromium[0], chromium[1], page_timeout=15)
+    # Chromium runs in the site's zone, as dogcli starts it (the test process runs in UTC)
+    b = Browser(chromium[0], chromium[1], page_timeout=15, timezone="America/Los_Angeles")
     try:
         b.driver  # noqa: B018 - start it once for the whole module
     except BrowserError as exc:
@@ -58,16 +64,30 @@ def browser(chromium: tuple[str, str]) -> Iterator[Browser]:
     b.close()
 
 
-def camera_site(rep: Replica, browser: Browser, page_timeout: float = PAGE_TIMEOUT) -> CameraSite:
-    return CameraSite(
-        browser,
-        rep.site_url,
-        rep.cdn_url,
-        "apm",
+def settings_for(rep: Replica, page_timeout: float = PAGE_TIMEOUT) -> Settings:
+    return Settings(
+        site_url=rep.site_url,
+        cdn_url=rep.cdn_url,
+        terminal="apm",
         page_timeout=page_timeout,
         max_retries=MAX_RETRIES,
         retry_base=0.05,
     )
+
+
+def camera_site(rep: Replica, browser: Browser, page_timeout: float = PAGE_TIMEOUT) -> CameraSite:
+    return CameraSite(browser, settings_for(rep, page_timeout))
+
+
+def wait_for(read: Callable[[], T], until: Callable[[T], bool] = bool, timeout: float = 5.0) -> T:
+    """`read()` once `until` holds of it (or its last value after `timeout` s): the replica
+    records a request just after sending the answer, so the browser may have it first."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not until(value) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = read()
+    return value
 
 
 @pytest.fixture
@@ -83,7 +103,7 @@ def expected_ts(rep: Replica, stream: str, day: date) -> list[str]:
 
 
 def found_ts(found: list[Found]) -> list[str]:
-    return [f.capture.site_ts for f in found]
+    return [f.capture.url_ts for f in found]
 
 
 def page_loads(rep: Replica) -> list[str]:
@@ -106,7 +126,9 @@ def history_calls(rep: Replica, stream: str, day: date) -> list[tuple[int, str]]
 
 
 def check(found: list[Found], rep: Replica, stream: str, day: date) -> None:
+    """Exactly the local day's captures, by URL stamp, each read as the right instant."""
     assert found_ts(found) == expected_ts(rep, stream, day)
+    assert [f.capture.taken for f in found] == [s.utc for s in rep.published(stream, day)]
     for f in found:
         assert (f.capture.terminal, f.capture.stream, f.capture.day) == ("apm", stream, day)
         assert f.variant == THUMBNAIL  # the gallery shows thumbnails
@@ -115,7 +137,7 @@ def check(found: list[Found], rep: Replica, stream: str, day: date) -> None:
 # ------------------------------------------------------------------------------ discovery
 def test_discover_today(site: CameraSite, rep: Replica) -> None:
     found = site.discover("in_gate", TODAY)
-    assert found and found[-1].capture.local_time <= NOW
+    assert found and found[-1].capture.taken <= NOW
     check(found, rep, "in_gate", TODAY)
 
 
@@ -142,8 +164,19 @@ def test_full_day_of_lazy_images(site: CameraSite, rep: Replica, browser: Browse
         ".filter(e => !e.querySelector('img.el-image__inner')).length"
     )
     assert without_img == 0
-    # The browser does not load images (discovery needs only their URLs): none was asked for.
-    assert rep.cdn_requests(f"/{day.isoformat()}/") == []
+    # Images are on (an el-image shows its URL only once it loads): the browser loaded every
+    # thumbnail of the day, of both UTC dates, and no full-size image of it (downloads are
+    # the CDN client's business).
+    specs = rep.published("out_gate", day)
+    thumbs = {"/cdn" + rep.cdn_path("out_gate", s.utc, "thumbnail") for s in specs}
+    fulls = {"/cdn" + rep.cdn_path("out_gate", s.utc, "full") for s in specs}
+    assert len({p.split("/")[3] for p in thumbs}) == 2  # /cdn/apm/{UTC date}/...
+
+    def requested() -> set[str]:
+        return {unquote(r.path) for r in rep.cdn_requests()}
+
+    assert thumbs <= wait_for(requested, until=lambda got: thumbs <= got)
+    assert not requested() & fulls
 
 
 def test_switching_streams(site: CameraSite, rep: Replica) -> None:
@@ -174,13 +207,16 @@ def test_a_new_capture_is_found_on_the_next_visit(site: CameraSite, rep: Replica
     day = d(-5)
     first = site.discover("out_gate", day)
     check(first, rep, "out_gate", day)
-    new_ts = datetime.combine(day, datetime.min.time()).replace(hour=23, minute=59, second=58)
-    assert new_ts.strftime(TS) not in found_ts(first)
+    # 23:59:58 local: the next UTC date in its URL, still this local day's
+    new_ts = datetime.combine(day, dtime(23, 59, 58), tzinfo=LA)
+    stamp = rep.stamp(new_ts)
+    assert stamp == f"{day + timedelta(days=1)}T06:59:58"
+    assert stamp not in found_ts(first)
     rep.dataset.add("out_gate", new_ts)
     try:
         check(site.discover("out_gate", d(-6)), rep, "out_gate", d(-6))  # another day between
         second = site.discover("out_gate", day)
-        assert found_ts(second) == [*found_ts(first), new_ts.strftime(TS)]
+        assert found_ts(second) == [*found_ts(first), stamp]
         check(second, rep, "out_gate", day)
     finally:
         rep.dataset.remove("out_gate", new_ts)
@@ -193,13 +229,15 @@ def test_calendar_click_fallback(site: CameraSite, rep: Replica, browser: Browse
     calls = len(history_calls(rep, "in_gate", target))
     state = site._state()
     site._click_calendar(target.isoformat())
-    site._wait_loaded(target.isoformat(), state["loads"], state["errors"])
-    found = site._parse(site._load_all_lazy(), "in_gate", target)
+    site._settled(target.isoformat(), state, f"the gallery of {target}")
+    found = site._parse(site._load_all_lazy(), "in_gate")
     check(found, rep, "in_gate", target)
     assert len(found) > 100
     field = browser.driver.find_element(By.CSS_SELECTOR, DATE_INPUT)
     assert field.get_attribute("value") == target.isoformat()
-    assert len(history_calls(rep, "in_gate", target)) == calls + 1  # one load, from the click
+    calls_now = wait_for(lambda: history_calls(rep, "in_gate", target),
+                         until=lambda c: len(c) > calls)  # fmt: skip
+    assert len(calls_now) == calls + 1  # one load, from the click
     # a day the calendar refuses (the future) is an error, not a silent no-op
     with pytest.raises(_PageError, match="does not offer"):
         site._click_calendar(d(1).isoformat())
@@ -219,7 +257,8 @@ def test_api_failure_then_ok_is_retried(
         found = site.discover("in_gate", day)
     assert found, "an API failure must not pass for an empty day"
     check(found, rep, "in_gate", day)
-    assert history_calls(rep, "in_gate", day) == [(500, "fail"), (200, "")]
+    calls = wait_for(lambda: history_calls(rep, "in_gate", day), until=lambda c: len(c) >= 2)
+    assert calls == [(500, "fail"), (200, "")]
     assert any("retrying" in r.getMessage() for r in caplog.records)
 
 
@@ -233,7 +272,8 @@ def test_api_hang_then_ok_is_retried(site: CameraSite, rep: Replica, browser: Br
     elapsed = time.monotonic() - started
     check(found, rep, "out_gate", day)
     assert rep.in_flight(f"date={day.isoformat()}")  # the hung call is still unanswered
-    assert history_calls(rep, "out_gate", day) == [(200, "")]  # the retry: the same URL
+    calls = wait_for(lambda: history_calls(rep, "out_gate", day))
+    assert calls == [(200, "")]  # the retry: the same URL
     # one page timeout waited out, then the retry (Chromium's HTTP cache lock would hold a
     # request for the same URL behind the hung one for about 20 s)
     assert SHORT_TIMEOUT <= elapsed < SHORT_TIMEOUT + 8
@@ -242,35 +282,53 @@ def test_api_hang_then_ok_is_retried(site: CameraSite, rep: Replica, browser: Br
 def test_api_always_failing_raises_discovery_error(site: CameraSite, rep: Replica) -> None:
     check(site.discover("in_gate", TODAY), rep, "in_gate", TODAY)
     day = d(-13)
+    calls_before = len(rep.api_requests("history"))
+    pages_before = len(page_loads(rep))
     rep.faults.api("always:fail")
     with pytest.raises(DiscoveryError) as info:
         site.discover("in_gate", day)
     message = str(info.value)
     assert "in_gate" in message and day.isoformat() in message and "\n" not in message
-    calls = history_calls(rep, "in_gate", day)
-    assert calls == [(500, "fail")] * (MAX_RETRIES + 1)
+    # The retry budget: MAX_RETRIES + 1 attempts, one failed History call each. The first
+    # asks for the day on the open page; each retry reloads the page, whose own first load
+    # (today's gallery) fails already, so the day itself is asked only once.
+    attempts = MAX_RETRIES + 1
+
+    def calls() -> list[tuple[int, str]]:
+        return [(r.status, r.fault) for r in rep.api_requests("history")[calls_before:]]
+
+    assert wait_for(calls, until=lambda c: len(c) >= attempts) == [(500, "fail")] * attempts
+    assert history_calls(rep, "in_gate", day) == [(500, "fail")]
+    assert page_loads(rep)[pages_before:] == ["in_gate"] * MAX_RETRIES
     # the next discovery starts afresh and succeeds once the API is back
     rep.faults.clear()
     check(site.discover("in_gate", day), rep, "in_gate", day)
 
 
 # ------------------------------------------------------------------------------ parsing
-def test_parse_keeps_only_this_stream_terminal_and_day(rep: Replica) -> None:
-    site = CameraSite(Browser("/unused", "/unused"), rep.site_url, rep.cdn_url, "apm")
+def test_parse_keeps_this_stream_and_terminal_whatever_the_url_date(rep: Replica) -> None:
+    """The gallery decides which captures belong to the day (one local day holds URLs of two
+    UTC dates): parsing keeps every capture of this stream, terminal and CDN it shows, each
+    read as a UTC instant with its own local day, and rejects every URL that is not one."""
+    settings = settings_for(rep)
+    site = CameraSite(Browser("/unused", "/unused"), settings)
+    zones = settings.zones
     day = date(2025, 9, 5)
-    a, b = rep.dataset.captures("in_gate", day)[10:12]
+    specs = rep.dataset.captures("in_gate", day)
+    a, b = specs[10], specs[-1]  # a: morning, same UTC date; b: evening, the next UTC date
+    assert rep.stamp(a.utc)[:10] == "2025-09-05" and rep.stamp(b.utc)[:10] == "2025-09-06"
     other_day = rep.dataset.captures("in_gate", date(2025, 9, 4))[10]
     other_stream = rep.dataset.captures("out_gate", day)[10]
-    good_b = rep.thumb_url("in_gate", b.ts)
-    path_b = rep.cdn_path("in_gate", b.ts, "thumbnail")  # /apm/2025-09-05/H/...-thumbnail.jpeg
+    good_b = rep.thumb_url("in_gate", b.utc)
+    path_b = rep.cdn_path("in_gate", b.utc, "thumbnail")  # /apm/2025-09-06/H/...-thumbnail.jpeg
     _, term, day_dir, hour, name = path_b.split("/")
     cdn = rep.cdn_url
     urls = [
         good_b,
-        rep.full_url("in_gate", b.ts),  # the same capture again: listed once
-        rep.thumb_url("in_gate", a.ts),  # earlier: sorted first
-        rep.thumb_url("in_gate", other_day.ts),  # another day
-        rep.thumb_url("out_gate", other_stream.ts),  # another stream
+        rep.full_url("in_gate", b.utc),  # the same capture again: listed once
+        rep.thumb_url("in_gate", a.utc),  # earlier: sorted first
+        rep.thumb_url("in_gate", other_day.utc),  # another local day the page chose to show
+        rep.thumb_url("out_gate", other_stream.utc),  # another stream
         good_b.replace("127.0.0.1", "localhost"),  # another host
         good_b.replace(f":{rep.port}/", f":{rep.port + 1}/"),  # another port
         good_b.replace("http://", "https://"),  # another scheme
@@ -281,10 +339,10 @@ def test_parse_keeps_only_this_stream_terminal_and_day(rep: Replica) -> None:
         f"{cdn}/{term}/%2E%2E/{hour}/{name}",
         f"{cdn}/{term}/{day_dir}/{hour}/..%2F..%2F{name}",
         f"{cdn}/{term}/{day_dir}/{hour}/{name.replace('in_gate', '..%2Fin_gate')}",
-        f"{cdn}/{term}/{day_dir}/{int(hour) + 1}/{name}",  # wrong hour folder
-        f"{cdn}/{term}/2025-09-04/{hour}/{name}",  # wrong day folder
+        f"{cdn}/{term}/{day_dir}/{(int(hour) + 1) % 24}/{name}",  # wrong hour folder
+        f"{cdn}/{term}/2025-09-05/{hour}/{name}",  # wrong date folder (the local date)
         f"{cdn}/{term}/{day_dir}/{hour}/{name.replace('.jpeg', '.png')}",
-        f"{cdn}/{term}/{day_dir}/{hour}/2025-09-05T25:61:00-in_gate.jpeg",
+        f"{cdn}/{term}/{day_dir}/{hour}/2025-09-06T25:61:00-in_gate.jpeg",
         "/cdn" + path_b,  # an absolute path without a host
         path_b.lstrip("/"),  # a relative one
         "file:///cdn" + path_b,
@@ -292,15 +350,20 @@ def test_parse_keeps_only_this_stream_terminal_and_day(rep: Replica) -> None:
         "about:blank",
         "",
     ]
-    found = site._parse(urls, "in_gate", day)
+    found = site._parse(urls, "in_gate")
     assert found == [
-        Found(make_capture("apm", "in_gate", a.ts.strftime(TS)), THUMBNAIL),
-        Found(make_capture("apm", "in_gate", b.ts.strftime(TS)), THUMBNAIL),
+        Found(zones.capture("apm", "in_gate", rep.stamp(x.utc)), THUMBNAIL)
+        for x in (other_day, a, b)
     ]
-    assert site._parse(urls, "out_gate", day) == [
-        Found(make_capture("apm", "out_gate", other_stream.ts.strftime(TS)), THUMBNAIL)
+    assert [f.capture.taken for f in found] == [other_day.utc, a.utc, b.utc]
+    assert [f.capture.day for f in found] == [date(2025, 9, 4), day, day]
+    assert found[2].capture.rel_path == (
+        f"images/apm/in_gate/2025-09-05/in_gate_{b.utc:%Y%m%dT%H%M%S}Z.jpg"
+    )
+    assert site._parse(urls, "out_gate") == [
+        Found(zones.capture("apm", "out_gate", rep.stamp(other_stream.utc)), THUMBNAIL)
     ]
-    assert site._parse(urls, "in_gate", date(2025, 9, 3)) == []
+    assert site._parse(urls, "pct_gate") == []
 
 
 # ------------------------------------------------------------------------------ start-up
