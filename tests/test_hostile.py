@@ -15,9 +15,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -30,6 +31,7 @@ from tests.faultkit import (
     expected_bytes,
     kill_group,
     record,
+    rel_path_of,
     run_cli,
 )
 from tests.replica import Replica, make_dataset
@@ -39,7 +41,7 @@ from tests.test_faults import trim
 pytestmark = pytest.mark.browser
 
 MANY = 3000  # extra images on the page
-TS = "%Y-%m-%dT%H:%M:%S"
+SITE_TZ = ZoneInfo("America/Los_Angeles")
 
 
 @pytest.fixture
@@ -63,14 +65,18 @@ def sandbox(tmp_path: Path) -> Iterator[dict[str, Path]]:
     shutil.rmtree(short_tmp, ignore_errors=True)
 
 
-def hostile_urls(site: Site, evil: Replica, day: Any) -> list[str]:
-    cdn = site.replica.cdn_url
-    some = site.dataset.captures("in_gate", day)[3].ts
-    other_stream = site.dataset.captures("out_gate", day)[2].ts
-    other_day = site.dataset.captures("in_gate", day + timedelta(days=1))[1].ts
-    new = datetime.combine(day, datetime.min.time()) + timedelta(hours=4, minutes=4, seconds=4)
-    h, d = new.hour, f"{day}"
-    name = f"{new.strftime(TS)}-in_gate.jpeg"
+def hostile_urls(site: Site, evil: Replica, day: Any, other_day: datetime) -> list[str]:
+    """URLs a hostile page adds to the History of the local `day`. Well-formed ones are
+    stamped in UTC, like the real site's: date folder, hour folder and stamp. `other_day`:
+    a real capture of another local day."""
+    rep = site.replica
+    cdn = rep.cdn_url
+    some = site.dataset.captures("in_gate", day)[3].utc
+    other_stream = site.dataset.captures("out_gate", day)[2].utc
+    start = datetime.combine(day, datetime.min.time(), SITE_TZ).astimezone(UTC)  # local midnight
+    new = start + timedelta(hours=4, minutes=4, seconds=4)  # not a capture of the dataset
+    h, d = new.hour, f"{new:%Y-%m-%d}"
+    name = f"{rep.stamp(new)}-in_gate.jpeg"
     far = f"http://127.0.0.2:{evil.port}"
     urls = [
         f"{cdn}/apm/{d}/{h}/../../../../../../../tmp/pwned-1.jpeg",
@@ -84,9 +90,9 @@ def hostile_urls(site: Site, evil: Replica, day: Any) -> list[str]:
         f"//127.0.0.2:{evil.port}/cdn/apm/{d}/{h}/{name}",  # protocol-relative
         f"https://127.0.0.1:{site.replica.port}/cdn/apm/{d}/{h}/{name}",  # another scheme
         f"http://user:pw@127.0.0.1:{site.replica.port}/cdn/apm/{d}/{h}/{name}",
-        site.replica.thumb_url("out_gate", other_stream),  # another stream
-        site.replica.thumb_url("in_gate", other_day),  # another day
-        site.replica.thumb_url("in_gate", some),  # a duplicate of a real capture
+        rep.thumb_url("out_gate", other_stream),  # another stream
+        rep.thumb_url("in_gate", other_day),  # a real capture of another local day
+        rep.thumb_url("in_gate", some),  # a duplicate of a real capture
         f"{cdn}/apm/{d}/25/{d}T25:61:00-in_gate.jpeg",
         f"{cdn}/apm/{d}/7/{d}T07:00:60-in_gate.jpeg",
         f"{cdn}/apm/{d}/07/{d}T07:00:00-in_gate.jpeg",  # a padded hour folder
@@ -104,10 +110,9 @@ def hostile_urls(site: Site, evil: Replica, day: Any) -> list[str]:
         "about:blank",
         "",
     ]
-    start = datetime.combine(day, datetime.min.time())
-    for i in range(MANY):  # thousands: well-formed captures, all on another host
+    for i in range(MANY):  # thousands: well-formed captures of the day, all on another host
         ts = start + timedelta(seconds=7 * i + 1)
-        urls.append(f"{far}/cdn/apm/{d}/{ts.hour}/{ts.strftime(TS)}-in_gate.jpeg")
+        urls.append(f"{far}/cdn/apm/{ts:%Y-%m-%d}/{ts.hour}/{rep.stamp(ts)}-in_gate.jpeg")
     return urls
 
 
@@ -118,11 +123,16 @@ def _files(root: Path) -> set[str]:
 def test_hostile_page_writes_nothing_outside_and_asks_no_other_host(
     make_site: Any, evil: Replica, sandbox: dict[str, Path]
 ) -> None:
-    site = make_site(days=3, api_delay=0.0, lazy=False)
+    site = make_site(days=4, api_delay=0.0, gallery="eager")
     site.replica.catch_all = True
     day = site.day(-1)
     trim(site, "in_gate", day, 10)
     trim(site, "in_gate", site.day(-2), 10)
+    # A real capture of another local day that the hostile page lists too. dogcli trusts the
+    # History (SITE.md): it keeps it, in the folder of its own local day.
+    other = next(s for s in site.dataset.captures("in_gate", site.day(-3))[5:] if s.has_full)
+    other_rel = rel_path_of(site.replica, "in_gate", site.replica.stamp(other.utc))
+    assert other_rel.startswith(f"images/apm/in_gate/{site.day(-3)}/")
     data_dir = sandbox["root"] / "data"
     env = cli_env(site.env, DOGCLI_DATA_DIR=str(data_dir), HOME=str(sandbox["home"]),
                   TMPDIR=str(sandbox["tmp"]), DOGCLI_STREAMS="in_gate")  # fmt: skip
@@ -131,16 +141,18 @@ def test_hostile_page_writes_nothing_outside_and_asks_no_other_host(
     # The same run on an ordinary day first: the memory the hostile page is compared with.
     baseline = run_cli("backfill", str(site.day(-2)), env=env, cwd=sandbox["cwd"])
     assert baseline.code == 0, baseline.err
-    site.replica.history_extra[("in_gate", day)] = hostile_urls(site, evil, day)
+    urls = hostile_urls(site, evil, day, other.utc)
+    site.replica.history_extra[("in_gate", day)] = urls
     site.replica.reset_stats()
     ran = run_cli("-v", "backfill", str(day), env=env, cwd=sandbox["cwd"])
     assert ran.code == 0, ran.err
     numbers = summary_numbers(ran.out)
-    assert (numbers["found"], numbers["failed"]) == (10, 0)
+    assert (numbers["found"], numbers["downloaded"], numbers["failed"]) == (11, 11, 0)
     assert "Traceback" not in ran.err
 
     # Only the real captures, inside the data dir; nothing in the working dir or elsewhere.
     expected = expected_bytes(site.replica, ("in_gate",), [site.day(-2), day])
+    expected[other_rel] = site.replica.image_bytes("in_gate", other.utc, "full")
     assert_complete(archive_state(data_dir), expected)
     images = {f for f in _files(data_dir) if f.startswith("images/")}
     assert images == set(expected)
@@ -153,18 +165,34 @@ def test_hostile_page_writes_nothing_outside_and_asks_no_other_host(
     # The browser showed everything; dogcli asked only the configured CDN, for real captures.
     ignored = ran.err.count("ignored URL ")  # dogcli read them from the page, and let them be
     assert ignored >= MANY, ignored
-    # (The browser loads no images, so the other host hears from nobody: ignored proves the
-    # page listed them.)
+    # Chromium loads the page's images (it must, for a lazy gallery to show its URLs), so the
+    # other host hears from the browser: proof that the page listed them. Never from dogcli.
+    browser_loads = [r for r in evil.requests if not r.agent.startswith("dogcli/")]
+    assert browser_loads, "the hostile URLs never reached the page"
     assert [r for r in evil.requests if r.agent.startswith("dogcli/")] == []
-    specs = site.dataset.captures("in_gate", day)
-    real = {"/cdn" + site.replica.cdn_path("in_gate", s.ts, v)
-            for s in specs for v in ("full", "thumbnail")}  # fmt: skip
+    instants = [s.utc for s in site.dataset.captures("in_gate", day)] + [other.utc]
+    real = {"/cdn" + site.replica.cdn_path("in_gate", utc, v)
+            for utc in instants for v in ("full", "thumbnail")}  # fmt: skip
     mine = [r.path for r in site.replica.requests if r.agent.startswith("dogcli/")]
     assert mine and all(p.replace("%3A", ":") in real for p in mine), mine
+
+    # The same page again: everything is had, nothing is asked of any CDN (the capture of
+    # another local day included: it is looked up in its own day).
+    site.replica.reset_stats()
+    evil.reset_stats()
+    again = run_cli("backfill", str(day), env=env, cwd=sandbox["cwd"])
+    assert again.code == 0, again.err
+    numbers = summary_numbers(again.out)
+    assert (numbers["found"], numbers["already"], numbers["downloaded"]) == (11, 11, 0)
+    assert [r for r in site.replica.requests if r.agent.startswith("dogcli/")] == []
+    assert [r for r in evil.requests if r.agent.startswith("dogcli/")] == []
+    assert_complete(archive_state(data_dir), expected)
+
     growth = (ran.max_rss_kib - baseline.max_rss_kib) / 1024
-    record("hostile_page", hostile_urls=len(hostile_urls(site, evil, day)),
+    record("hostile_page", hostile_urls=len(urls),
            urls_read_and_ignored=ignored, dogcli_requests_to_other_host=0,
-           files_outside_data_dir=0, captures_stored=10,
+           files_outside_data_dir=0, captures_stored=11,
+           browser_requests_to_other_host=len(browser_loads),
            peak_rss_mib=round(ran.max_rss_kib / 1024, 1),
            peak_rss_mib_plain_day=round(baseline.max_rss_kib / 1024, 1))  # fmt: skip
     assert growth < 64, (ran.max_rss_kib, baseline.max_rss_kib)
