@@ -25,6 +25,7 @@ from dogcli.storage import Storage, StoredFile
 
 if TYPE_CHECKING:  # requests costs a tenth of a second to import: only runs that download
     from dogcli.cdn import CdnClient
+    from dogcli.site import Found
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,9 @@ class Collector:
             (skip if self.storage.size(have.path) == have.bytes else broken).add(ts)
         return skip, broken
 
-    def _had_days(self, stream: str, day: date, found: Sequence[Any]) -> tuple[set[str], set[str]]:
+    def _had_days(
+        self, stream: str, day: date, found: Sequence[Found]
+    ) -> tuple[set[str], set[str]]:
         """_had() of `day` and of every other local day among the captures found: the
         History is trusted, so a capture of another day it lists is kept (in its own day's
         folder) and must be found there next time, not downloaded again on every run."""
