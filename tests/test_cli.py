@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dogcli import __version__
+from dogcli.catalog.store import scripted_head
 from dogcli.cli import app
 
 runner = CliRunner()
@@ -29,7 +30,7 @@ def test_version_and_help() -> None:
 
 def test_db_upgrade_then_stats_on_an_empty_archive(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--data-dir", str(tmp_path), "db", "upgrade"])
-    assert result.exit_code == 0 and "revision 0003" in result.output
+    assert result.exit_code == 0 and f"revision {scripted_head()}" in result.output
     assert (tmp_path / "dogcli.db").is_file()
     result = runner.invoke(app, ["--data-dir", str(tmp_path), "stats", "--json"])
     assert result.exit_code == 0

@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog, as_utc
+from dogcli.catalog.store import Catalog, as_utc, scripted_head
 from tests.faultkit import ROOT, record
 from tests.test_time_model import STAMPS, build_0002_catalog
 
-HEAD = "0003"
+HEAD = scripted_head()
 
 CRASH = """
 import os, sys
