@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,17 +48,24 @@ CHUNK = 20_000  # records handed to Catalog.insert per call
 
 
 class Timeline:
-    """Per stream: `expired` captures before the cleanup cutoff (days before `cutoff_day`),
-    then `fresh` ones from the cutoff day on, every 10 minutes, ending before now."""
+    """Per stream: `expired` captures before the cleanup cutoff (local days before
+    `cutoff_day`), then `fresh` ones from the cutoff day on, every 10 minutes, ending before
+    now. Instants are aware UTC; as on the real site, URL stamps are UTC and files live in the
+    folder of their local day."""
 
     def __init__(self, rows: int, expired: int, now: datetime) -> None:
+        from dogcli.captures import Zones
+
         per_stream = rows // len(STREAMS)
+        self.zones = Zones(ZoneInfo(SITE_TZ), ZoneInfo("UTC"))
         self.expired = expired // len(STREAMS)
         self.fresh = per_stream - self.expired
         self.retention_days = math.ceil(self.fresh / PER_DAY) + 1
-        self.cutoff_day = now.date() - timedelta(days=self.retention_days)
-        self.cutoff = datetime.combine(self.cutoff_day, datetime.min.time())
-        self.now = now
+        self.cutoff_day = now.astimezone(self.zones.site).date() - timedelta(
+            days=self.retention_days
+        )
+        self.cutoff = self.zones.day_bounds(self.cutoff_day)[0]  # local midnight, in UTC
+        self.now = now.astimezone(UTC)
 
     def timestamps(self, expired: bool) -> Iterator[datetime]:
         step = timedelta(minutes=10)
@@ -74,31 +81,47 @@ class Timeline:
     def records(self, expired: bool) -> Iterator[Any]:
         from dogcli.storage import StoredFile
 
-        downloaded = self.now.isoformat() + "+00:00"
+        downloaded = self.now.isoformat()
+        cdn = "https://cdn.example"
+        days: dict[tuple[date, int], str] = {}  # (UTC date, hour) -> local day
+        checked = False
         for ts in self.timestamps(expired):
-            site_ts = ts.strftime("%Y-%m-%dT%H:%M:%S")
+            url_ts = ts.strftime("%Y-%m-%dT%H:%M:%S")
             compact = ts.strftime("%Y%m%dT%H%M%S")
-            day = site_ts[:10]
+            hour = (ts.date(), ts.hour)
+            day = days.get(hour)
+            if day is None:
+                day = days[hour] = f"{self.zones.day_of(ts):%Y-%m-%d}"
             for stream in STREAMS:
-                yield StoredFile(
+                record = StoredFile(
                     terminal="apm",
                     stream=stream,
-                    site_ts=site_ts,
+                    url_ts=url_ts,
                     variant="full",
-                    path=f"images/apm/{stream}/{day}/{stream}_{compact}.jpg",
+                    path=f"images/apm/{stream}/{day}/{stream}_{compact}Z.jpg",
                     bytes=5000 + ts.minute,
                     sha256="0" * 64,
-                    source_url=f"https://cdn.example/apm/{day}/{ts.hour}/{site_ts}-{stream}.jpeg",
+                    source_url=f"{cdn}/apm/{url_ts[:10]}/{ts.hour}/{url_ts}-{stream}.jpeg",
                     downloaded_at=downloaded,
                 )
+                if not checked:  # the same path and URL as dogcli's own
+                    capture = self.zones.capture("apm", stream, url_ts)
+                    assert (record.path, record.source_url) == (capture.rel_path, capture.url(cdn))
+                    checked = True
+                yield record
 
     def mid_day(self) -> date:
         return self.cutoff_day + timedelta(days=self.fresh // PER_DAY // 2)
 
+    def per_day(self, day: date) -> int:
+        """Captures of one stream on a local day (23, 24 or 25 hours: 138, 144 or 150)."""
+        start, end = self.zones.day_bounds(day)
+        return int((end - start).total_seconds()) // 600
+
 
 def insert_all(catalog: Any, records: Iterator[Any], batch_size: int) -> tuple[int, float]:
     """Hand the records to Catalog.insert in chunks: (rows, seconds spent in insert)."""
-    tz = ZoneInfo(SITE_TZ)
+    tz = ZoneInfo("UTC")  # the zone of the URL stamps
     chunk: list[Any] = []
     total = 0
     seconds = 0.0
@@ -242,13 +265,15 @@ def _settle(catalog: Any, kind: str) -> None:
 
 def _have_day(catalog: Any, timeline: Timeline, kind: str, sec: Section, cfg: Config) -> None:
     day = timeline.mid_day()
+    bounds = timeline.zones.day_bounds(day)
     samples = []
     for _ in range(max(5, cfg.repeat * 10)):
         started = time.perf_counter()
-        got = sum(len(catalog.have_day("apm", stream, day)) for stream in STREAMS)
+        got = sum(len(catalog.have_day("apm", stream, *bounds)) for stream in STREAMS)
         samples.append((time.perf_counter() - started) * 1000)
-    if got != PER_DAY * len(STREAMS):
-        raise RuntimeError(f"have_day found {got} captures on {day}, not {PER_DAY * 2}")
+    want = timeline.per_day(day) * len(STREAMS)
+    if got != want:
+        raise RuntimeError(f"have_day found {got} captures on {day}, not {want}")
     sec.add(Metric(f'  {kind}: "already have" check, a day ({got})', "ms", samples))
 
 

@@ -143,19 +143,25 @@ def log(message: str) -> None:
 
 
 def site_now() -> datetime:
-    return datetime.now(ZoneInfo(SITE_TZ)).replace(tzinfo=None, microsecond=0)
+    """Now, aware, in the site's zone (its date is the site's local today)."""
+    return datetime.now(ZoneInfo(SITE_TZ)).replace(microsecond=0)
 
 
 def past_days(count: int, today: date) -> list[date]:
-    """The `count` full days before today, oldest first."""
+    """The `count` full local days before today, oldest first."""
     return [today - timedelta(days=i) for i in range(count, 0, -1)]
 
 
 @contextlib.contextmanager
 def replica(
-    cfg: Config, days: Sequence[date], now: datetime, seed: int = 11, lazy: bool = True
+    cfg: Config,
+    days: Sequence[date],
+    now: datetime,
+    seed: int = 11,
+    gallery: str = "window-lazy",
 ) -> Iterator[Any]:
-    """A running, warmed replica of the site serving `days` x both streams."""
+    """A running, warmed replica of the site serving local `days` x both streams (URLs
+    stamped in UTC, like the real site; the replica's clock is the real one)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from tests.replica import Replica, make_dataset
@@ -169,7 +175,7 @@ def replica(
         interval=cfg.interval,
         jitter=min(40, cfg.interval // 4),
     )
-    rep = Replica(dataset, api_delay=0.0, cdn_latency=0.0, lazy=lazy)
+    rep = Replica(dataset, api_delay=0.0, cdn_latency=0.0, gallery=gallery)
     rep.warm()  # JPEG encoding is not what we time
     rep.start()
     try:
@@ -181,12 +187,14 @@ def replica(
 
 
 def kept_urls(rep: Any, days: Sequence[date]) -> list[str]:
-    """The URL of the image a perfect client keeps, per capture (full size, else thumbnail)."""
+    """The URL of the image a perfect client keeps, per capture of the local days (full
+    size when the CDN serves it, else the thumbnail)."""
     urls = []
     for day in days:
         for stream in STREAMS:
-            for spec in rep.captures(stream, day):
-                urls.append(rep.url(stream, spec.ts, "full" if spec.has_full else "thumbnail"))
+            for spec in rep.published(stream, day):
+                variant = "full" if rep.served(spec, "full") else "thumbnail"
+                urls.append(rep.url(stream, spec.utc, variant))
     return urls
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from bench.common import (
+    SITE_TZ,
     STREAMS,
     Config,
     Metric,
@@ -26,6 +27,7 @@ TARGET_BEYOND_API = 1.5
 
 def run(cfg: Config) -> Section:
     from dogcli.jobs.collect import by_stream
+    from dogcli.settings import Settings
     from dogcli.site import Browser, CameraSite
 
     now = site_now()
@@ -41,22 +43,28 @@ def run(cfg: Config) -> Section:
     per_page: list[float] = []  # (browser start .. last URL read) / pages
     page: list[float] = []  # each discover() call alone
     with replica(cfg, days, now) as rep:
-        expected = {(s, d): len(rep.captures(s, d)) for s, d in plan}
-        sec.info.update(pages=len(plan), captures=sum(expected.values()))
+        # A local day's page lists captures of two UTC dates: all of them must be found.
+        expected = {(s, d): [rep.stamp(c.utc) for c in rep.published(s, d)] for s, d in plan}
+        sec.info.update(pages=len(plan), captures=sum(len(v) for v in expected.values()))
+        settings = Settings(site_url=rep.site_url, cdn_url=rep.cdn_url, terminal="apm",
+                            timezone=SITE_TZ, url_timezone=rep.url_timezone,
+                            page_timeout=30.0, max_retries=3, retry_base=0.05)  # fmt: skip
         for i in range(cfg.repeat):
             t0 = time.perf_counter()
-            with Browser(binary, driver, 30.0) as browser:
+            with Browser(binary, driver, settings.page_timeout, settings.timezone) as browser:
                 browser.driver  # noqa: B018 - starts Chromium
                 start.append(time.perf_counter() - t0)
-                site = CameraSite(browser, rep.site_url, rep.cdn_url, "apm", 30.0, 3, 0.05)
+                site = CameraSite(browser, settings)
                 for stream, day in plan:
                     t = time.perf_counter()
                     found = site.discover(stream, day)
                     page.append(time.perf_counter() - t)
-                    if len(found) != expected[(stream, day)]:
+                    stamps = sorted(f.capture.url_ts for f in found)
+                    if stamps != expected[(stream, day)]:
                         raise RuntimeError(
-                            f"discovery of {stream} {day} found {len(found)} of "
-                            f"{expected[(stream, day)]} captures"
+                            f"discovery of {stream} {day} found {len(found)} captures, "
+                            f"{len(set(stamps) & set(expected[(stream, day)]))} of the "
+                            f"{len(expected[(stream, day)])} the page lists"
                         )
                 per_page.append((time.perf_counter() - t0) / len(plan))
             log(f"discovery {i + 1}/{cfg.repeat}: {per_page[-1]:.2f} s per page")
