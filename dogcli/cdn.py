@@ -41,6 +41,10 @@ class DownloadFailed(Exception):
     """The capture could not be downloaded within the retry budget."""
 
 
+class FullSizeMissing(DownloadFailed):
+    """The full size of a capture kept as a thumbnail is still a 404."""
+
+
 @dataclass(frozen=True)
 class Downloaded:
     capture: Capture
@@ -109,8 +113,9 @@ class CdnClient:
             except NotFound:
                 continue
             return Downloaded(capture, variant, url, data, hashlib.sha256(data).hexdigest())
-        what = "full size and thumbnail" if thumbnail else "full size"
-        raise DownloadFailed(f"{capture.stream} {capture.url_ts}: 404 for {what}")
+        if not thumbnail:
+            raise FullSizeMissing(f"{capture.stream} {capture.url_ts}: 404 for the full size")
+        raise DownloadFailed(f"{capture.stream} {capture.url_ts}: 404 for full size and thumbnail")
 
     def _get_with_retries(self, url: str) -> bytes:
         retrying = Retrying(

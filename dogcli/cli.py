@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from dogcli import __version__
-from dogcli.errors import DogcliError
+from dogcli.errors import DogcliError, UsageError
 from dogcli.output import Console, configure_logging, make_reporter
 from dogcli.status import ExitStatus, HealthStatus
 
@@ -168,15 +168,19 @@ def fetch(
     ctx: typer.Context,
     stream: StreamOpt = None,
     max_days: Annotated[
-        int, typer.Option("--max-days", min=1, max=366, help="Catch up at most this many days.")
-    ] = 2,
+        int | None,
+        typer.Option(
+            "--max-days", min=1, max=366, help="Read at most this many days (the newest)."
+        ),
+    ] = None,
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", help="Parallel downloads (1..32).")
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
 ) -> None:
-    """Fetch the newest captures: from the day of the newest cataloged one through today."""
+    """Fetch what is recent: today, every day of the catch-up window that has not settled,
+    and the captures the ledger still wants (DOGCLI_CATCHUP_DAYS, DOGCLI_SETTLE_HOURS)."""
     from dogcli.jobs.fetch import fetch_command
 
     state = _state(ctx)
@@ -192,7 +196,13 @@ def fetch(
 @app.command()
 def backfill(
     ctx: typer.Context,
-    days: Annotated[str, typer.Argument(help="YYYY-MM-DD..YYYY-MM-DD (inclusive) or YYYY-MM-DD.")],
+    days: Annotated[
+        str | None,
+        typer.Argument(help="YYYY-MM-DD..YYYY-MM-DD (inclusive) or YYYY-MM-DD."),
+    ] = None,
+    gaps: Annotated[
+        bool, typer.Option("--gaps", help="Read again the days `dogcli gaps` lists as incomplete.")
+    ] = False,
     stream: StreamOpt = None,
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", help="Parallel downloads (1..32).")
@@ -200,15 +210,17 @@ def backfill(
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
 ) -> None:
-    """Fetch every capture of past days."""
+    """Fetch every capture of past days (a range, or the incomplete ones with --gaps)."""
     from dogcli.jobs.fetch import backfill_command, parse_range, site_today
 
     state = _state(ctx)
     settings = state.settings(concurrency=concurrency, metrics_file=metrics_file)
-    first, last = parse_range(days, site_today(settings))
+    if (days is None) == (not gaps):
+        raise UsageError("give a RANGE of days or --gaps (one of them)")
+    first, last = parse_range(days, site_today(settings)) if days else (None, None)
     reporter = make_reporter(state.console, "backfill")
     try:
-        summary = backfill_command(settings, first, last, stream or (), reporter, wait)
+        summary = backfill_command(settings, first, last, stream or (), reporter, wait, gaps=gaps)
     finally:
         reporter.close()
     _finish(state, "backfill", summary)
@@ -270,6 +282,38 @@ def health(
         lines = report.plugin_lines()
         print("\n".join(lines[:1] if state.console.quiet else lines), flush=True)
     raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def gaps(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="YYYY-MM-DD", help="From this day (default: all)."),
+    ] = None,
+    stream: StreamOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Incomplete days, and a picture of coverage per day and hour (camera outages apart
+    from what the archive lacks)."""
+    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
+    from dogcli.jobs.fetch import check_streams
+    from dogcli.jobs.verify import parse_since
+    from dogcli.reports.gaps import gap_report
+
+    state = _state(ctx)
+    settings = state.settings()
+    streams = check_streams(settings, stream or ())
+    first = parse_since(since)
+    with existing_catalog(settings) as cat:
+        report = gap_report(settings, cat, streams, first)
+    if (missing := missing_catalog(settings)) is not None:
+        state.console.note(no_archive_message(missing))
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        state.console.gaps(report)
+    raise typer.Exit(ExitStatus.OK if not report.incomplete else ExitStatus.FAILURE)
 
 
 @app.command()

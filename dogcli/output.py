@@ -100,6 +100,64 @@ class Console:
     def runs_table(self, runs: list[Any]) -> None:
         _rich_stdout().print(_runs_table([r.as_json() for r in runs], "recent runs"))
 
+    def gaps(self, report: Any) -> None:
+        """The incomplete days, then coverage per day and per hour of the newest days."""
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        console = _rich_stdout()
+        if report.incomplete:
+            table = Table(title=f"incomplete days · terminal {report.terminal}",
+                          box=box.SIMPLE_HEAD)  # fmt: skip
+            for column in ("stream", "day", "listed", "stored", "thumbnail only", "missing",
+                           "last read (UTC)", "late"):  # fmt: skip
+                numeric = column in ("listed", "stored", "thumbnail only", "missing", "late")
+                table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
+            for state, late in report.incomplete:
+                read = state.last_read.strftime("%Y-%m-%d %H:%M") if state.last_read else "never"
+                table.add_row(
+                    state.stream, state.day.isoformat(),
+                    "-" if state.listed is None else str(state.listed), str(state.stored),
+                    str(state.thumbnail), str(state.missing), read, f"{late:.0f} h",
+                )  # fmt: skip
+            console.print(table)
+            console.print("fill them: dogcli backfill --gaps")
+        else:
+            console.print("no incomplete days")
+        legend = Text()
+        for kind, label in (("stored", "stored"), ("missing", "missing (archive gap)"),
+                            ("outage", "nothing listed (camera outage)"),
+                            ("pending", "not settled yet"), ("unread", "never read")):  # fmt: skip
+            legend.append(_CELL[kind][0], style=_CELL[kind][1]).append(f" {label}  ")
+        console.print(legend)
+        streams = sorted({d.stream for d in report.days})
+        for stream in streams:
+            line = Text(f"{stream:<10} ")
+            mine = [d for d in report.days if d.stream == stream]
+            for state in mine[-60:]:
+                glyph, style = _CELL[report.day_kind(state)]
+                line.append(glyph, style=style)
+            if mine:
+                line.append(f"  {mine[max(0, len(mine) - 60)].day} .. {mine[-1].day}")
+            console.print(line)
+        for row in report.hours:
+            line = Text(f"{row.stream:<10} {row.day} ")
+            for _label, kind in row.cells:
+                glyph, style = _CELL[kind]
+                line.append(glyph, style=style)
+            line.append(f"  {len(row.cells)} h from {row.cells[0][0] if row.cells else '-'}:00")
+            console.print(line)
+
+
+_CELL = {
+    "stored": ("█", "green"),
+    "missing": ("█", "red"),
+    "outage": ("·", "bright_black"),
+    "pending": ("▒", "yellow"),
+    "unread": ("?", "magenta"),
+}
+
 
 def _rich_stdout() -> Any:
     from rich.console import Console as RichConsole

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from dogcli import clock
 from dogcli.captures import THUMBNAIL, Zones
 from dogcli.catalog.models import CaptureRow, DayRow, WantedRow
 from dogcli.catalog.store import Catalog, as_utc
+from dogcli.settings import Settings
 
 ANY = "any"  # listed, not stored
 FULL_SIZE = "full"  # stored as a thumbnail; its full size may still appear
@@ -414,6 +416,29 @@ class Ledger:
             conn.execute(update(DayRow).where(where).values(**values))
 
 
+def span(ledger: Ledger, streams: Sequence[str], since: date, until: date) -> list[DayState]:
+    """Every stream-day from `since` through `until`: the ledger's state, or an empty one
+    (never read, nothing stored) for a day it does not know."""
+    known = {(d.stream, d.day): d for d in ledger.days(streams, since, until)}
+    out: list[DayState] = []
+    for stream in streams:
+        day = since
+        while day <= until:
+            out.append(known.get((stream, day)) or DayState(stream, day, None, 0, 0, 0, 0, 0,
+                                                            None, None))  # fmt: skip
+            day += timedelta(days=1)
+    return out
+
+
+def overdue(state: DayState, zones: Zones, settle_hours: float, now: datetime) -> float | None:
+    """Hours since the day should have been complete, when it is not (captures missing, or
+    never read completely once it had settled); None when it is complete or not due yet."""
+    due = settle_moment(zones, state.day, settle_hours)
+    if now < due or (state.settled and not state.missing):
+        return None
+    return (now - due).total_seconds() / 3600
+
+
 def settle_moment(zones: Zones, day: date, settle_hours: float) -> datetime:
     """When a day has settled: a settle time after it ended."""
     return zones.day_bounds(day)[1] + timedelta(hours=settle_hours)
@@ -432,3 +457,37 @@ def _state(row: DayRow) -> DayState:
         last_read=as_utc(row.last_read) if row.last_read else None,
         settled_at=as_utc(row.settled_at) if row.settled_at else None,
     )
+
+
+def archive_days(
+    settings: Settings,
+    catalog: Catalog,
+    streams: Sequence[str],
+    since: date | None = None,
+    now: datetime | None = None,
+) -> list[DayState]:
+    """Every stream-day from `since` (default: the day the archive of these streams begins)
+    through today."""
+    ledger = Ledger(catalog, settings.terminal, settings.zones)
+    today = settings.zones.day_of(now or clock.now())
+    if since is None:
+        firsts = [first for stream in streams if (first := ledger.first_day(stream))]
+        since = min(firsts, default=today)
+    return span(ledger, streams, since, today)
+
+
+def incomplete_days(
+    settings: Settings,
+    catalog: Catalog,
+    streams: Sequence[str],
+    since: date | None = None,
+    now: datetime | None = None,
+) -> list[tuple[str, date]]:
+    """The (stream, day)s the gap report lists as incomplete: past their settle time with
+    captures missing, or never read completely since."""
+    now = now or clock.now()
+    return [
+        (d.stream, d.day)
+        for d in archive_days(settings, catalog, streams, since, now)
+        if overdue(d, settings.zones, settings.settle_hours, now) is not None
+    ]

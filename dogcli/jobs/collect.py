@@ -10,7 +10,7 @@ import contextlib
 import logging
 import queue
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,6 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dogcli import clock
 from dogcli.captures import FULL, Capture, capture_from_path
+from dogcli.catalog.ledger import (
+    FULL_SIZE,
+    DayRead,
+    DayState,
+    Ledger,
+    Wanted,
+    overdue,
+    settle_moment,
+)
 from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, DiscoveryError, NoCamera, StorageError
 from dogcli.settings import Settings
@@ -70,6 +79,8 @@ class Summary:
     pages: int = 0
     pages_failed: int = 0
     no_camera: list[str] = field(default_factory=list)  # streams whose page has no camera
+    retried: int = 0  # remembered failures tried again without reading their page
+    upgraded: int = 0  # thumbnails replaced by their full size
 
     @property
     def downloaded(self) -> int:
@@ -88,9 +99,13 @@ class Summary:
             return "failed"
         return "partial"
 
-    def record(self, run: Any) -> None:
-        """Copy the counts into a run-journal entry."""
+    def record_counts(self, run: Any) -> None:
+        """Copy the counts so far into a run-journal entry (also of an interrupted run)."""
         run.found, run.new, run.failed, run.bytes = self.found, self.new, self.failed, self.bytes
+
+    def record(self, run: Any) -> None:
+        """Copy the counts and the outcome into a run-journal entry."""
+        self.record_counts(run)
         run.outcome = self.outcome
         problems = self.errors + [f"failed: {f}" for f in self.failures[:3]]
         run.error = "; ".join(problems)
@@ -105,6 +120,10 @@ class Summary:
         ]
         if self.recovered:
             parts.append(f"recovered {self.recovered}")
+        if self.retried:
+            parts.append(f"retried {self.retried}")
+        if self.upgraded:
+            parts.append(f"upgraded {self.upgraded} to full size")
         if self.no_camera:
             parts.append(f"no camera: {', '.join(self.no_camera)}")
         parts.append(f"{self.seconds:.1f}s")
@@ -126,6 +145,8 @@ class Collector:
         self,
         settings: Settings,
         reporter: Reporter | None = None,
+        before_write: Callable[[], None] | None = None,
+        summary: Summary | None = None,
     ) -> None:
         self.settings = settings
         self.zones = settings.zones
@@ -133,7 +154,9 @@ class Collector:
         self.retry_base = settings.retry_base
         self.read_timeout = settings.read_timeout
         self.storage = Storage(settings.data_dir)
-        self.summary = Summary()
+        # The caller's, filled as the run goes: an interrupted run still tells what it did.
+        self.summary = summary if summary is not None else Summary()
+        self.before_write = before_write  # the runner's check that the archive lock is held
         self.catalog: Catalog | None = None
         self._owns_catalog = False
         self._buffer: list[StoredFile] = []
@@ -141,6 +164,11 @@ class Collector:
         # instead (concurrent.futures.wait) costs O(pending) per call, O(n^2) per backfill.
         self._completed: queue.SimpleQueue[Future[tuple[StoredFile, bool]]] = queue.SimpleQueue()
         self._replace: list[StoredFile] = []
+        # What each download stands for: (index of its page read, url_ts), or (-1, url_ts)
+        # for a retry of a remembered capture.
+        self._meta: dict[Future[tuple[StoredFile, bool]], tuple[int, str, str]] = {}
+        self._reads: list[tuple[str, date, dict[str, str], dict[str, str], datetime]] = []
+        self._retried: list[tuple[str, str, str]] = []  # (stream, url_ts, error or "")
 
     # -- catalog access that survives an outage ----------------------------------------------
 
@@ -186,6 +214,14 @@ class Collector:
             known = self.catalog.known(keys)
             missing = [records[k] for k in keys if k not in known]
             self.catalog.insert(missing, self.zones.url, self.settings.batch_size)
+            # A known capture whose file was replaced (a thumbnail by its full size) before
+            # its row was: the row follows the file.
+            replaced = [records[k] for k in keys if k in known]
+            self.catalog.insert(replaced, self.zones.url, self.settings.batch_size, replace=True)
+            if missing or replaced:
+                Ledger(self.catalog, self.settings.terminal, self.zones).recount(
+                    (r.stream, self._day_of(r.url_ts)) for r in [*missing, *replaced]
+                )
         except CatalogUnavailable as exc:
             self._catalog_failed(str(exc))
             return
@@ -196,13 +232,16 @@ class Collector:
                 f"cataloged {len(missing)} images left uncataloged by an earlier run"
             )
 
+    def _day_of(self, url_ts: str) -> date:
+        return self.zones.day_of(self.zones.to_utc(datetime.fromisoformat(url_ts)))
+
     def _flush(self, force: bool = False) -> None:
         if self.catalog is None or self.summary.catalog_down:
             return
         if not force and len(self._buffer) < self.settings.batch_size:
             return
-        if (before_write := getattr(self, "before_write", None)) is not None:
-            before_write()  # set by the runner: is the archive lock still held? (lock.py)
+        if self.before_write is not None:
+            self.before_write()
         try:
             if self._buffer:
                 self.catalog.insert(self._buffer, self.zones.url, self.settings.batch_size)
@@ -259,7 +298,10 @@ class Collector:
 
     # -- the job ---------------------------------------------------------------------------
 
-    def run(self, plan: Sequence[tuple[str, date]]) -> Summary:
+    def run(self, plan: Sequence[tuple[str, date]], retries: Sequence[Wanted] = ()) -> Summary:
+        """Read each (stream, day) page and download what is new; try `retries` again (a
+        capture the ledger still wants, or the full size of a kept thumbnail) without their
+        page; then record what was read in the ledger."""
         from dogcli.site import Browser, CameraSite
 
         started = time.monotonic()
@@ -270,6 +312,8 @@ class Collector:
         browser = Browser(binary, driver, s.page_timeout, s.timezone)
         if plan:  # Chromium starts (a second or more) while the rest gets ready
             browser.start_soon()
+        else:  # retries alone need no browser
+            browser = _NoBrowser()  # type: ignore[assignment]
         try:
             from dogcli.cdn import CdnClient
 
@@ -296,6 +340,13 @@ class Collector:
             ):
                 site = CameraSite(browser, s)
                 try:
+                    for wanted in retries:
+                        capture = self.zones.capture(s.terminal, wanted.stream, wanted.url_ts)
+                        upgrade = wanted.want == FULL_SIZE
+                        future = pool.submit(self._download, cdn, capture, upgrade, not upgrade)
+                        self._meta[future] = (-1, wanted.stream, wanted.url_ts)
+                        future.add_done_callback(self._completed.put)
+                        pending.add(future)
                     for stream, day in plan:
                         if stream in self.summary.no_camera:
                             continue
@@ -320,6 +371,10 @@ class Collector:
                         if swept:  # left by a killed run; their captures are fetched below
                             self.reporter.note(f"removed {swept} partial files of an earlier run")
                         skip, broken = self._had_days(stream, day, found)
+                        listed = {f.capture.url_ts: f.capture.url(s.cdn_url, f.variant)
+                                  for f in found}  # fmt: skip
+                        self._reads.append((stream, day, listed, {}, clock.now()))
+                        read = len(self._reads) - 1
                         todo = [f.capture for f in found if f.capture.url_ts not in skip]
                         self.summary.found += len(found)
                         self.summary.already += len(found) - len(todo)
@@ -328,6 +383,7 @@ class Collector:
                         for capture in todo:
                             replace = capture.url_ts in broken
                             future = pool.submit(self._download, cdn, capture, replace)
+                            self._meta[future] = (read, stream, capture.url_ts)
                             future.add_done_callback(self._completed.put)
                             pending.add(future)
                     browser.close_soon()  # Chromium quits while the last downloads finish
@@ -340,6 +396,7 @@ class Collector:
         finally:
             cdn.close()
             self._flush(force=True)
+            self._record_ledger()
             # The journal goes only once every file it names is known to be cataloged.
             if completed and self.catalog is not None and not self.summary.catalog_down:
                 self.storage.clear_pending()
@@ -349,7 +406,7 @@ class Collector:
     def _drain(
         self, pending: set[Future[tuple[StoredFile, bool]]], block: bool
     ) -> set[Future[tuple[StoredFile, bool]]]:
-        from dogcli.cdn import DownloadFailed
+        from dogcli.cdn import DownloadFailed, FullSizeMissing
 
         if not pending:
             return pending
@@ -360,13 +417,26 @@ class Collector:
                 done.append(self._completed.get_nowait())
         for future in done:
             pending.discard(future)
+            read, stream, url_ts = self._meta.pop(future, (-2, "", ""))
             try:
                 record, replace = future.result()
             except DownloadFailed as exc:
+                if read >= 0:
+                    self._reads[read][3][url_ts] = str(exc)
+                elif read == -1:
+                    self._retried.append((stream, url_ts, str(exc)))
+                    if isinstance(exc, FullSizeMissing):
+                        continue  # a kept thumbnail's full size, not there yet: no failure
                 self.summary.failed += 1
                 self.summary.failures.append(str(exc))
                 self.reporter.image_done(False)
                 continue
+            if read == -1:
+                self._retried.append((stream, url_ts, ""))
+                if replace:
+                    self.summary.upgraded += 1
+                else:
+                    self.summary.retried += 1
             if record.variant == FULL:
                 self.summary.full += 1
             else:
@@ -377,14 +447,49 @@ class Collector:
         self._flush()
         return pending
 
-    def _download(self, cdn: CdnClient, capture: Capture, replace: bool) -> tuple[StoredFile, bool]:
-        got = cdn.download(capture)
+    def _download(
+        self, cdn: CdnClient, capture: Capture, replace: bool, thumbnail: bool = True
+    ) -> tuple[StoredFile, bool]:
+        got = cdn.download(capture, thumbnail)
         record = self.storage.place(capture, got.variant, got.url, got.data, got.sha256)
         return record, replace
+
+    def _record_ledger(self) -> None:
+        """What this run read and retried, into the ledger (after the rows it counts)."""
+        if self.catalog is None or self.summary.catalog_down:
+            return  # the next run reads those days again
+        settle = self.settings.settle_hours
+        reads = [
+            DayRead(stream, day, listed, failures, at, at >= settle_moment(self.zones, day, settle))
+            for stream, day, listed, failures, at in self._reads
+        ]
+        ledger = Ledger(self.catalog, self.settings.terminal, self.zones)
+        try:
+            ledger.record(reads)
+            if self._retried:
+                ledger.attempted(self._retried, clock.now())
+        except CatalogUnavailable as exc:
+            self._catalog_failed(str(exc))
 
     def close(self) -> None:
         if self.catalog is not None and self._owns_catalog:
             self.catalog.close()
+
+
+class _NoBrowser:
+    """Stands in for the browser of a run that reads no page."""
+
+    def close_soon(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _NoBrowser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 def by_stream(plan: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
@@ -397,31 +502,89 @@ def by_stream(plan: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
     return sorted(plan, key=lambda item: rank[item[0]])
 
 
+@dataclass
+class Plan:
+    pages: list[tuple[str, date]] = field(default_factory=list)
+    retries: list[Wanted] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 def fetch_plan(
     settings: Settings,
     catalog: Catalog | None,
     streams: Sequence[str],
-    max_days: int,
+    max_days: int | None = None,
     now: datetime | None = None,
-) -> tuple[list[tuple[str, date]], list[str]]:
-    """Per stream: the day of its newest capture (or today) through today, last max_days."""
+) -> Plan:
+    """What a fetch does: per stream, read today and every day of the catch-up window that
+    has not settled, from where the stream's archive begins (its first day in the ledger, or
+    the day of its newest capture, or today); try again the captures the ledger still wants
+    in the window (a failed download, the full size of a kept thumbnail of an unsettled day)
+    without reading their page again. Older incomplete days are named, not read."""
+    now = now or clock.now()
     today = site_today(settings, now)
-    plan: list[tuple[str, date]] = []
-    notes: list[str] = []
+    window = today - timedelta(days=settings.catchup_days)
+    zones = settings.zones
+    ledger = Ledger(catalog, settings.terminal, zones) if catalog is not None else None
+    plan = Plan()
+    states: dict[tuple[str, date], DayState] = {}
+    try:
+        if ledger is not None:
+            states = {(d.stream, d.day): d for d in ledger.days(streams, since=window)}
+    except CatalogUnavailable:
+        ledger = None  # the collect job reports the outage; read today (and what we know)
     for stream in streams:
-        try:
-            newest = catalog.newest_capture_time(settings.terminal, stream) if catalog else None
-        except CatalogUnavailable:
-            newest = None  # the collect job reports the outage
-        first = newest.astimezone(settings.tz).date() if newest else today
-        first = min(first, today)
-        days = days_between(first, today)
-        if len(days) > max_days:
+        first = _archive_start(settings, catalog, ledger, stream) or today
+        start = max(window, min(first, today))
+        days = [
+            day
+            for day in days_between(start, today)
+            if day == today or not (state := states.get((stream, day))) or not state.settled
+        ]
+        if max_days is not None and len(days) > max_days:
             skipped = days[: len(days) - max_days]
-            notes.append(
-                f"{stream}: {len(skipped)} older day{'s' if len(skipped) > 1 else ''} not fetched "
+            plan.notes.append(
+                f"{stream}: {len(skipped)} older day{'s' if len(skipped) > 1 else ''} not read "
                 f"(run: dogcli backfill {skipped[0]}..{skipped[-1]})"
             )
             days = days[-max_days:]
-        plan.extend((stream, day) for day in days)
-    return plan, notes
+        plan.pages.extend((stream, day) for day in days)
+    if ledger is None:
+        return plan
+    reading = set(plan.pages)
+    try:
+        for wanted in ledger.wanted(streams, since=window):
+            state = states.get((wanted.stream, wanted.day))
+            if wanted.want == FULL_SIZE:
+                if state is None or not state.settled:
+                    plan.retries.append(wanted)
+            elif (wanted.stream, wanted.day) not in reading:
+                plan.retries.append(wanted)
+        older = [
+            d
+            for d in ledger.days(streams, until=window - timedelta(days=1))
+            if overdue(d, zones, settings.settle_hours, now) is not None
+        ]
+    except CatalogUnavailable:
+        return plan
+    if older:
+        names = ", ".join(sorted({f"{d.stream} {d.day}" for d in older})[:3])
+        more = f" and {len(older) - 3} more" if len(older) > 3 else ""
+        plan.notes.append(
+            f"{len(older)} older day{'s are' if len(older) > 1 else ' is'} incomplete "
+            f"({names}{more}): run dogcli backfill --gaps"
+        )
+    return plan
+
+
+def _archive_start(
+    settings: Settings, catalog: Catalog | None, ledger: Ledger | None, stream: str
+) -> date | None:
+    try:
+        first = ledger.first_day(stream) if ledger is not None else None
+        if first is None and catalog is not None:
+            newest = catalog.newest_capture_time(settings.terminal, stream)
+            first = settings.zones.day_of(newest) if newest else None
+    except CatalogUnavailable:
+        return None
+    return first

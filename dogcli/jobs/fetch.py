@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from dogcli.catalog.ledger import incomplete_days
 from dogcli.catalog.store import Catalog
-from dogcli.errors import UsageError
+from dogcli.errors import CatalogUnavailable, UsageError
 from dogcli.jobs.collect import Collector, Reporter, Summary, days_between, fetch_plan, site_today
 from dogcli.settings import Settings
 
@@ -46,48 +47,60 @@ def check_streams(settings: Settings, streams: Sequence[str]) -> tuple[str, ...]
 def run_fetch(
     settings: Settings,
     streams: Sequence[str] = (),
-    max_days: int = 2,
+    max_days: int | None = None,
     reporter: Reporter | None = None,
     now: datetime | None = None,
     catalog: Catalog | None = None,
     catalog_error: str = "",
     before_write: Callable[[], None] | None = None,
+    summary: Summary | None = None,
 ) -> Summary:
-    """Fetch the newest days; pass an open catalog (or why there is none) or let it open one.
-    before_write runs before each catalog write (the runner's lock check)."""
+    """Fetch what is recent (fetch_plan); pass an open catalog (or why there is none) or let
+    it open one. before_write runs before each catalog write (the runner's lock check)."""
     chosen = check_streams(settings, streams)
-    if max_days < 1:
+    if max_days is not None and max_days < 1:
         raise UsageError("--max-days must be at least 1")
     settings.browser_paths()  # a missing browser is a usage error, found before any work
-    collector = Collector(settings, reporter)
-    collector.before_write = before_write  # type: ignore[attr-defined]
+    collector = Collector(settings, reporter, before_write, summary)
     try:
         catalog = collector.attach(catalog, catalog_error)
-        plan, notes = fetch_plan(settings, catalog, chosen, max_days, now)
-        for note in notes:
+        plan = fetch_plan(settings, catalog, chosen, max_days, now)
+        for note in plan.notes:
             collector.reporter.note(note)
-        return collector.run(plan)
+        return collector.run(plan.pages, plan.retries)
     finally:
         collector.close()
 
 
 def run_backfill(
     settings: Settings,
-    first: date,
-    last: date,
+    first: date | None,
+    last: date | None,
     streams: Sequence[str] = (),
     reporter: Reporter | None = None,
     catalog: Catalog | None = None,
     catalog_error: str = "",
     before_write: Callable[[], None] | None = None,
+    summary: Summary | None = None,
+    gaps: bool = False,
 ) -> Summary:
+    """Read the days first..last again, or with `gaps` exactly the days the gap report
+    lists as incomplete."""
     chosen = check_streams(settings, streams)
-    plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
     settings.browser_paths()
-    collector = Collector(settings, reporter)
-    collector.before_write = before_write  # type: ignore[attr-defined]
+    collector = Collector(settings, reporter, before_write, summary)
     try:
-        collector.attach(catalog, catalog_error)
+        catalog = collector.attach(catalog, catalog_error)
+        if gaps:
+            if catalog is None:
+                raise CatalogUnavailable(catalog_error or "catalog unavailable")
+            plan = incomplete_days(settings, catalog, chosen)
+            collector.reporter.note(
+                f"{len(plan)} incomplete day{'s' if len(plan) != 1 else ''} to read again"
+            )
+        else:
+            assert first is not None and last is not None
+            plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
         return collector.run(plan)
     finally:
         collector.close()
@@ -97,7 +110,7 @@ __all__ = ["parse_range", "run_backfill", "run_fetch", "site_today"]
 
 
 Hook = Callable[[], None] | None
-CollectJob = Callable[[tuple[str, ...], Catalog | None, str, Hook], Summary]
+CollectJob = Callable[[tuple[str, ...], Catalog | None, str, Hook, Summary], Summary]
 
 
 def _recorded(
@@ -108,14 +121,19 @@ def _recorded(
     metrics_file: Path | None,
     job: CollectJob,
 ) -> Summary:
-    """Run a collect job locked, journaled, alerting, with metrics (as the CLI and timer do)."""
+    """Run a collect job locked, journaled, alerting, with metrics (as the CLI and timer do).
+    The journal gets the counts of what the job did even when it is interrupted."""
     from dogcli.jobs.runner import recorded_run
 
     chosen = check_streams(settings, streams)
     settings.browser_paths()
+    summary = Summary()
     with recorded_run(settings, command, chosen, wait, metrics_file) as ctx:
-        summary = job(chosen, ctx.catalog, ctx.catalog_error,
-                      ctx.lock.ensure_held if ctx.lock is not None else None)  # fmt: skip
+        check = ctx.lock.ensure_held if ctx.lock is not None else None
+        try:
+            job(chosen, ctx.catalog, ctx.catalog_error, check, summary)
+        finally:
+            summary.record_counts(ctx.run)
         summary.record(ctx.run)
     return summary
 
@@ -123,29 +141,33 @@ def _recorded(
 def fetch_command(
     settings: Settings,
     streams: Sequence[str] = (),
-    max_days: int = 2,
+    max_days: int | None = None,
     reporter: Reporter | None = None,
     wait: float = 0.0,
     metrics_file: Path | None = None,
 ) -> Summary:
-    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str, check: Hook) -> Summary:
+    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str, check: Hook,
+            summary: Summary) -> Summary:  # fmt: skip
         return run_fetch(settings, chosen, max_days, reporter, catalog=catalog,
-                         catalog_error=error, before_write=check)  # fmt: skip
+                         catalog_error=error, before_write=check, summary=summary)  # fmt: skip
 
     return _recorded(settings, "fetch", streams, wait, metrics_file, job)
 
 
 def backfill_command(
     settings: Settings,
-    first: date,
-    last: date,
+    first: date | None,
+    last: date | None,
     streams: Sequence[str] = (),
     reporter: Reporter | None = None,
     wait: float = 0.0,
     metrics_file: Path | None = None,
+    gaps: bool = False,
 ) -> Summary:
-    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str, check: Hook) -> Summary:
+    def job(chosen: tuple[str, ...], catalog: Catalog | None, error: str, check: Hook,
+            summary: Summary) -> Summary:  # fmt: skip
         return run_backfill(settings, first, last, chosen, reporter, catalog=catalog,
-                            catalog_error=error, before_write=check)  # fmt: skip
+                            catalog_error=error, before_write=check, summary=summary,
+                            gaps=gaps)  # fmt: skip
 
     return _recorded(settings, "backfill", streams, wait, metrics_file, job)
