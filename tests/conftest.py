@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -121,8 +121,8 @@ class Site:
 def make_site(
     tmp_path: Path, chromium: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
-    """make_site(days=3, ...) -> Site: a replica holding `days` local days up to today, and the
-    DOGCLI_* environment pointing dogcli at it.
+    """make_site(days=3, ...) -> Site: a replica holding `days` local days up to today (or the
+    local days given as a list), and the DOGCLI_* environment pointing dogcli at it.
 
     `now` (aware, or naive site-local) fixes the clock of the site AND of dogcli
     (`dogcli.clock`), so that both agree on "today" (e.g. a day after a DST change); without
@@ -136,7 +136,7 @@ def make_site(
     fixed_clock: list[bool] = []
 
     def factory(
-        days: int = 3,
+        days: int | Sequence[date] = 3,
         empty_days: tuple[int, ...] = (),
         api_delay: float = 0.05,
         database_url: str | None = None,
@@ -151,7 +151,10 @@ def make_site(
             fixed = fixed.replace(microsecond=0)
         current = fixed.astimezone(SITE_TZ).replace(tzinfo=None) if fixed else site_now()
         today = current.date()
-        day_list = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+        if isinstance(days, int):
+            day_list = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+        else:
+            day_list = sorted(days)
         dataset = make_dataset(
             terminal="apm",
             streams=("in_gate", "out_gate"),

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -55,11 +56,22 @@ PER_DAY = 14  # captures per stream and day
 STREAMS = ("in_gate", "out_gate")
 
 
-def _dogcli_full_requests(site: Site, day: date) -> int:
+def _full_paths(site: Site, day: date) -> frozenset[str]:
+    """The CDN paths of the full-size images of a local day's captures. Their date folders are
+    UTC dates: a local day's captures lie in two of them, each shared with another day."""
+    rep = site.replica
+    return frozenset(
+        "/cdn" + rep.cdn_path(stream, spec.utc, "full")
+        for stream in STREAMS
+        for spec in rep.captures(stream, day)
+    )
+
+
+def _dogcli_full_requests(site: Site, paths: frozenset[str]) -> int:
     return sum(
         1
-        for r in site.replica.cdn_requests(f"/{day}/")
-        if r.agent.startswith("dogcli/") and not r.path.endswith("-thumbnail.jpeg")
+        for r in site.replica.cdn_requests()
+        if r.agent.startswith("dogcli/") and unquote(r.path) in paths
     )
 
 
@@ -72,12 +84,11 @@ def _writing(folders: list[Path]) -> bool:
     return False
 
 
-def _in_flight_downloads(site: Site, day: date) -> int:
-    """Full-size requests of a past day in flight: dogcli's (the page shows only thumbnails of
-    past days; its live section shows today's full-size images)."""
-    return sum(
-        1 for _m, p in site.replica.in_flight(f"/{day}/") if not p.endswith("-thumbnail.jpeg")
-    )
+def _in_flight_downloads(site: Site, paths: frozenset[str]) -> int:
+    """Full-size requests of a past local day in flight (`paths`): dogcli's (the page's
+    History shows only thumbnails; its live section shows the newest full-size images, of
+    today)."""
+    return sum(1 for _m, p in site.replica.in_flight("/cdn/") if unquote(p) in paths)
 
 
 @dataclass
@@ -106,7 +117,8 @@ def _kill_loop(
         else:
             day = fresh.pop(0)
             again = False
-        before = _dogcli_full_requests(site, day)
+        paths = _full_paths(site, day)
+        before = _dogcli_full_requests(site, paths)
         proc = start_cli("backfill", str(day), env=env)
         try:
             mode = rng.random()
@@ -115,7 +127,9 @@ def _kill_loop(
             else:  # once its downloads have begun
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline and proc.poll() is None:
-                    if _in_flight_downloads(site, day) or _dogcli_full_requests(site, day) > before:
+                    if _in_flight_downloads(site, paths):
+                        break
+                    if _dogcli_full_requests(site, paths) > before:
                         break
                     time.sleep(0.005)
                 deadline = time.monotonic() + rng.uniform(0.0, 1.5)
@@ -126,7 +140,7 @@ def _kill_loop(
                         break
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.005)
-            downloading = _in_flight_downloads(site, day)
+            downloading = _in_flight_downloads(site, paths)
             finished = proc.poll() is not None
             if not finished:
                 os.kill(proc.pid, signal.SIGKILL)
@@ -151,7 +165,7 @@ def _kill_loop(
             "rename": bool(state.journaled_not_placed),
             "catalog": bool(state.uncataloged),
         }
-        if not any(hit.values()) and _dogcli_full_requests(site, day) == before:
+        if not any(hit.values()) and _dogcli_full_requests(site, paths) == before:
             hit["start"] = True
         tally.phases.update(name for name, yes in hit.items() if yes)
 
@@ -165,7 +179,7 @@ def _kill_loop(
 def test_sigkill_at_random_moments_loses_nothing(
     make_site: Any, request: pytest.FixtureRequest
 ) -> None:
-    site: Site = make_site(days=DAYS + 1, api_delay=0.0, cdn_latency=0.2, lazy=False)
+    site: Site = make_site(days=DAYS + 1, api_delay=0.0, cdn_latency=0.2, gallery="eager")
     days = [site.day(-i) for i in range(DAYS, 0, -1)]
     for stream in STREAMS:
         for day in days:

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
+from dogcli.captures import Capture, Zones
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog
 from dogcli.jobs.cleanup import run_cleanup
@@ -28,6 +29,7 @@ from dogcli.storage import Storage, StoredFile
 from tests.pgserver import free_port
 
 TZ = ZoneInfo("America/Los_Angeles")
+ZONES = Zones(TZ, ZoneInfo("UTC"))  # URL stamps in UTC, days local
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,13 +38,24 @@ def jpeg(seed: str, size: int = 300) -> bytes:
     return b"\xff\xd8\xff\xe0" + body[:size] + b"\xff\xd9"
 
 
+def capture_at(moment: datetime, stream: str = "in_gate") -> Capture:
+    """The capture taken at a site-local wall time (its URL stamp is that instant in UTC)."""
+    return ZONES.capture("apm", stream, stamp(moment))
+
+
+def stamp(moment: datetime) -> str:
+    """The URL stamp of a site-local wall time."""
+    return ZONES.stamp(moment.replace(tzinfo=TZ))
+
+
 def populate(data_dir: Path, url: str, moments: list[datetime], stream: str = "in_gate") -> None:
     """Captures at the given site-local moments: real files plus catalog rows."""
     storage = Storage(data_dir)
     records = []
     for moment in moments:
-        ts = moment.strftime("%Y-%m-%dT%H:%M:%S")
-        rel = f"images/apm/{stream}/{moment:%Y-%m-%d}/{stream}_{moment:%Y%m%dT%H%M%S}.jpg"
+        capture = capture_at(moment, stream)
+        ts, rel = capture.url_ts, capture.rel_path
+        assert rel.split("/")[3] == f"{moment:%Y-%m-%d}"  # the folder of its local day
         data = jpeg(stream + ts)
         storage.write_atomic(rel, data)
         records.append(StoredFile("apm", stream, ts, "full", rel, len(data),
@@ -50,7 +63,7 @@ def populate(data_dir: Path, url: str, moments: list[datetime], stream: str = "i
                                   datetime.now(UTC).isoformat()))  # fmt: skip
     with Catalog(url) as catalog:
         catalog.upgrade()
-        catalog.insert(records, TZ)
+        catalog.insert(records, ZONES.url)
 
 
 def site_now() -> datetime:
@@ -181,8 +194,8 @@ def test_cleanup_deletes_exactly_what_is_older_than_the_retention(
     ran = cli("cleanup", "--retention-days", "3")
     assert ran.code == 0, ran.err
     assert f"deleted {len(expired)} captures ({len(expired) * size / 1048576:.1f} MiB)" in ran.out
-    left = sorted(r["site_ts"] for r in rows(archive["url"]))
-    assert left == sorted(m.strftime("%Y-%m-%dT%H:%M:%S") for m in kept)
+    left = sorted(r["url_ts"] for r in rows(archive["url"]))
+    assert left == sorted(stamp(m) for m in kept)
     folders = sorted(p.name for p in (archive["dir"] / "images/apm/in_gate").iterdir())
     assert folders == sorted({f"{m:%Y-%m-%d}" for m in kept})
     run = rows(archive["url"], "runs")[-1]
@@ -226,13 +239,10 @@ def test_a_crash_in_the_middle_of_cleanup_loses_nothing_and_the_next_run_finishe
     left = rows(archive["url"])
     assert len(left) == len(old) - 5 + len(recent)
     for moment in recent:
-        rel = f"images/apm/in_gate/{moment:%Y-%m-%d}/in_gate_{moment:%Y%m%dT%H%M%S}.jpg"
-        assert (archive["dir"] / rel).is_file()
+        assert (archive["dir"] / capture_at(moment).rel_path).is_file()
     ran = cli("cleanup", "--retention-days", "2")
     assert ran.code == 0, ran.err
-    assert sorted(r["site_ts"] for r in rows(archive["url"])) == sorted(
-        m.strftime("%Y-%m-%dT%H:%M:%S") for m in recent
-    )
+    assert sorted(r["url_ts"] for r in rows(archive["url"])) == sorted(stamp(m) for m in recent)
     assert not (archive["dir"] / f"images/apm/in_gate/{old_day}").exists()
 
 
@@ -255,16 +265,16 @@ def test_max_disk_percent_deletes_oldest_but_never_the_last_24_hours(
         result = run_cleanup(settings, catalog, retention_days=30, max_disk_percent=95,
                              now=now, disk_usage=fake_usage)  # fmt: skip
     # 7 files = 120 %: the oldest go until 90 % (4 files); only captures older than 24 h may go.
-    left = sorted(r["site_ts"] for r in rows(archive["url"]))
-    assert left == sorted(m.strftime("%Y-%m-%dT%H:%M:%S") for m in moments[:4])
+    left = sorted(r["url_ts"] for r in rows(archive["url"]))
+    assert left == sorted(stamp(m) for m in moments[:4])
     assert result.deleted == 3 and result.disk_percent_after == pytest.approx(90.0)
 
     with Catalog(archive["url"]) as catalog:
         result = run_cleanup(settings, catalog, retention_days=30, max_disk_percent=60,
                              now=now, disk_usage=fake_usage)  # fmt: skip
     # Still over 60 %, but what is left is the last 24 hours (and the 30 h one goes).
-    left = sorted(r["site_ts"] for r in rows(archive["url"]))
-    assert left == sorted(m.strftime("%Y-%m-%dT%H:%M:%S") for m in moments[:3])
+    left = sorted(r["url_ts"] for r in rows(archive["url"]))
+    assert left == sorted(stamp(m) for m in moments[:3])
 
 
 # -- health --------------------------------------------------------------------------------------

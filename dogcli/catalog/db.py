@@ -107,7 +107,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, url_timezone: str = "UTC") -> bool:
+def upgrade(
+    engine: Engine, url_timezone: str = "UTC", timezone: str = "America/Los_Angeles"
+) -> bool:
     """Bring the schema to the newest revision; returns True when it changed anything."""
     from alembic import command
 
@@ -125,6 +127,7 @@ def upgrade(engine: Engine, url_timezone: str = "UTC") -> bool:
             return False
         config.attributes["connection"] = connection
         config.attributes["url_timezone"] = url_timezone  # 0003 recomputes capture times
+        config.attributes["timezone"] = timezone  # 0004 counts captures per local day
         command.upgrade(config, "head")
     log.info("catalog schema upgraded to %s", head)
     return True

@@ -85,13 +85,20 @@ class Catalog:
     """One catalog database. Every call retries transient errors, then raises CatalogUnavailable."""
 
     def __init__(
-        self, url: str, max_retries: int = 3, retry_base: float = 1.0, url_timezone: str = "UTC"
+        self,
+        url: str,
+        max_retries: int = 3,
+        retry_base: float = 1.0,
+        url_timezone: str = "UTC",
+        timezone: str = "America/Los_Angeles",
     ) -> None:
         self.url = url
         self.engine: Engine = db.make_engine(url)
         self.max_retries = max_retries
         self.retry_base = retry_base
-        self.url_timezone = url_timezone  # for the migration that recomputes capture times
+        # For migrations: 0003 recomputes capture times, 0004 counts the captures of each day.
+        self.url_timezone = url_timezone
+        self.timezone = timezone
 
     @property
     def dialect(self) -> str:
@@ -161,7 +168,7 @@ class Catalog:
     def upgrade(self) -> bool:
         if self._at_head() is not None:
             return False
-        return self.retry(lambda: db.upgrade(self.engine, self.url_timezone))
+        return self.retry(lambda: db.upgrade(self.engine, self.url_timezone, self.timezone))
 
     def schema_status(self) -> tuple[str | None, str | None]:
         """(current, head) revisions."""
@@ -399,7 +406,11 @@ def catalog_for(settings: Settings, max_retries: int | None = None) -> Catalog:
     """The catalog the settings name (not yet migrated)."""
     retries = settings.max_retries if max_retries is None else max_retries
     return Catalog(
-        settings.effective_database_url, retries, settings.retry_base, settings.url_timezone
+        settings.effective_database_url,
+        retries,
+        settings.retry_base,
+        settings.url_timezone,
+        settings.timezone,
     )
 
 

@@ -8,6 +8,7 @@ no row (left by an older crash or copied in by hand) and the emptied day folders
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -19,6 +20,7 @@ from datetime import time as dtime
 from pathlib import Path
 
 from dogcli import clock
+from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.store import Catalog
 from dogcli.errors import UsageError
 from dogcli.settings import Settings
@@ -112,10 +114,13 @@ def run_cleanup(
     else:
         _delete_before(catalog, storage, terminal, cutoff, result)
         result.orphans, result.folders = _sweep(storage, terminal, cutoff_day)
+        # The ledger of the deleted days goes with them: the archive now begins at cutoff.
+        Ledger(catalog, terminal, settings.zones).forget_before(cutoff_day)
 
     if max_disk_percent is not None and settings.data_dir.exists():
-        _free_disk(catalog, storage, terminal, settings.data_dir, max_disk_percent, now,
-                   disk_usage, result)  # fmt: skip
+        touched = _free_disk(catalog, storage, terminal, settings.data_dir, max_disk_percent,
+                             now, disk_usage, result)  # fmt: skip
+        Ledger(catalog, terminal, settings.zones).recount(touched)
     result.seconds = time.monotonic() - started
     return result
 
@@ -129,13 +134,16 @@ def _free_disk(
     now: datetime,
     disk_usage: Callable[[Path], tuple[int, int]],
     result: CleanupResult,
-) -> None:
+) -> set[tuple[str, date]]:
     """Delete the oldest captures until the disk is at most max_percent full, never any of
-    the last 24 hours: those are what the monitors watch."""
+    the last 24 hours: those are what the monitors watch. Returns the (stream, day)s that
+    lost captures (by their folder, and the day before it, which an earlier layout's UTC
+    date folder may also hold)."""
     usage = disk_usage(data_dir)
     result.disk_percent_before = result.disk_percent_after = _percent(usage)
+    touched: set[tuple[str, date]] = set()
     if result.dry_run:
-        return
+        return touched
     floor = now - timedelta(hours=24)
     while _percent(usage) > max_percent:
         used, total = usage
@@ -153,12 +161,17 @@ def _free_disk(
             break
         for _id, path, _size in chosen:
             storage.delete(path)
+            parts = path.split("/")
+            with contextlib.suppress(IndexError, ValueError):
+                day = date.fromisoformat(parts[3])
+                touched.update({(parts[2], day), (parts[2], day - timedelta(days=1))})
         catalog.delete_ids([row_id for row_id, _p, _s in chosen])
         result.deleted += len(chosen)
         result.bytes += freed
         usage = disk_usage(data_dir)
     result.disk_percent_after = _percent(usage)
     _sweep_empty(storage, terminal)
+    return touched
 
 
 def _delete_before(

@@ -48,6 +48,7 @@ from sqlalchemy import select
 
 from dogcli import clock
 from dogcli.captures import STAMP_FORMAT, Capture
+from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
 from dogcli.cdn import CdnClient, Downloaded, DownloadFailed
@@ -544,5 +545,8 @@ def run_verify(
     report, plan = verifier.check(since, deep)
     if repair:
         verifier.repair(report, plan)
+        # The ledger's counts are made again from the captures table, which now matches
+        # the disk (what was read and is still wanted is kept).
+        Ledger(catalog, settings.terminal, settings.zones).rebuild()
     report.seconds = time.monotonic() - started
     return report

@@ -4,11 +4,15 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-29
 
-The days table starts empty: `dogcli verify --repair` (or the first fetch or backfill of a
-day) fills it from the captures table.
+The days table is filled from the captures table (counts per local day of the site zone,
+handed over as config.attributes["timezone"]); those days count as never read, so the gap
+report lists them until a backfill reads them under the UTC time model.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -54,6 +58,53 @@ def upgrade() -> None:
         sa.UniqueConstraint("terminal", "stream", "url_ts", name="uq_wanted_identity"),
     )
     op.create_index("ix_wanted_day", "wanted", ["terminal", "stream", "day"])
+    _count_days()
+
+
+def _count_days() -> None:
+    config = op.get_context().config
+    zone = ZoneInfo(str((config.attributes.get("timezone") if config else None)
+                        or "America/Los_Angeles"))  # fmt: skip
+    bind = op.get_bind()
+    counts: dict[tuple[str, str, str], list[int]] = {}
+    last: tuple[str, str, str] | None = None
+    day = ""
+    rows = bind.execute(
+        sa.text(
+            "SELECT terminal, stream, captured_at, variant, bytes FROM captures "
+            "ORDER BY terminal, stream, captured_at"
+        )
+    )
+    for terminal, stream, at, variant, size in rows:
+        if isinstance(at, str):  # SQLite: text, in UTC
+            at = datetime.fromisoformat(at)
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+        hour = (terminal, stream, f"{at:%Y-%m-%dT%H}")
+        if hour != last:  # one zone conversion per hour
+            day = f"{at.astimezone(zone):%Y-%m-%d}"
+            last = hour
+        count = counts.setdefault((terminal, stream, day), [0, 0, 0])
+        count[0 if variant == "thumbnail" else 1] += 1
+        count[2] += int(size)
+    days = sa.table(
+        "days",
+        sa.column("terminal"), sa.column("stream"), sa.column("day"), sa.column("stored"),
+        sa.column("full"), sa.column("thumbnail"), sa.column("bytes"),
+    )  # fmt: skip
+    values = [
+        {
+            "terminal": t,
+            "stream": s,
+            "day": d,
+            "stored": c[0] + c[1],
+            "full": c[1],
+            "thumbnail": c[0],
+            "bytes": c[2],
+        }
+        for (t, s, d), c in counts.items()
+    ]
+    for start in range(0, len(values), 1000):
+        bind.execute(days.insert(), values[start : start + 1000])
 
 
 def downgrade() -> None:
