@@ -17,7 +17,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from dogcli.captures import STAMP_FORMAT
 from dogcli.catalog import db
-from dogcli.catalog.models import CaptureRow
+from dogcli.catalog.models import CaptureRow, DayRow
 from dogcli.errors import CatalogUnavailable
 from dogcli.retry import BackoffWait
 from dogcli.settings import Settings
@@ -354,20 +354,24 @@ class Catalog:
     ) -> dict[str, dict[str, Any]]:
         """Per stream: count, bytes, first, last, last hour, last 24 h, since day_start.
 
-        Only the totals read every row (of the covering index); first and last are index
-        seeks and the recent counts short index ranges. One grouped query with a filtered
-        count per window compared every row three times: 0.45 s on a million SQLite rows."""
+        The totals are the ledger's (one row per day); first and last are index seeks and
+        the recent counts short index ranges: nothing reads every capture."""
         hour_ago = _to_db(now - timedelta(hours=1))
         day_ago = _to_db(now - timedelta(hours=24))
         start = _to_db(day_start)
         at = CaptureRow.captured_at
+        # The ledger's day rows, not the captures: a few thousand rows for years of archive.
         totals = (
-            select(CaptureRow.stream, func.count(), func.coalesce(func.sum(CaptureRow.bytes), 0))
-            .where(CaptureRow.terminal == terminal)
-            .group_by(CaptureRow.stream)
+            select(
+                DayRow.stream,
+                func.coalesce(func.sum(DayRow.stored), 0),
+                func.coalesce(func.sum(DayRow.bytes), 0),
+            )
+            .where(DayRow.terminal == terminal)
+            .group_by(DayRow.stream)
         )
         if streams:
-            totals = totals.where(CaptureRow.stream.in_(list(streams)))
+            totals = totals.where(DayRow.stream.in_(list(streams)))
 
         def details(stream: str) -> Any:
             mine = (CaptureRow.terminal == terminal, CaptureRow.stream == stream)

@@ -1,12 +1,16 @@
-"""dogcli stats: per-stream counts, sizes, recency and today's coverage."""
+"""dogcli stats: per-stream counts, sizes, recency and today's coverage.
+
+Totals come from the ledger (a row per day), so their cost does not grow with the number of
+captures; first, last and the recent counts are index seeks and short index ranges."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from dogcli import clock
+from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.store import Catalog
 from dogcli.settings import Settings
 
@@ -25,18 +29,24 @@ def collect_stats(
     from dogcli.reports.metrics import COMMANDS
 
     now = (now or clock.now()).astimezone(UTC)
-    local_now = now.astimezone(settings.tz)
-    midnight = datetime.combine(local_now.date(), time(0), tzinfo=settings.tz)
+    today = settings.zones.day_of(now)
+    midnight = settings.zones.day_bounds(today)[0]  # UTC: a DST morning's hours are real
     chosen = list(streams) or list(settings.streams)
     rows = catalog.stream_stats(settings.terminal, chosen, now, midnight) if catalog else {}
-    elapsed = (local_now - midnight).total_seconds() / 60
-    expected = max(1, int(elapsed // CADENCE_MINUTES))
+    listed: dict[str, int | None] = {}
+    if catalog is not None:
+        ledger = Ledger(catalog, settings.terminal, settings.zones)
+        listed = {d.stream: d.listed for d in ledger.days(chosen, today, today)}
+    elapsed = (now - midnight).total_seconds() / 60
+    cadence = max(1, int(elapsed // CADENCE_MINUTES))
     report: dict[str, Any] = {}
     for stream in sorted(set(chosen) | set(rows)):
         row = rows.get(stream) or {
             "count": 0, "bytes": 0, "first": None, "last": None,
             "last_hour": 0, "last_24h": 0, "today": 0,
         }  # fmt: skip
+        # Expected today: what the page listed when last read, else the 10-minute cadence.
+        expected = listed.get(stream) or cadence
         report[stream] = {
             "count": row["count"],
             "bytes": row["bytes"],
@@ -46,7 +56,7 @@ def collect_stats(
             "last_24h": row["last_24h"],
             "today": row["today"],
             "today_expected": expected,
-            "today_coverage": round(row["today"] / expected, 4),
+            "today_coverage": round(row["today"] / max(1, expected), 4),
         }
     return {
         "terminal": settings.terminal,
