@@ -46,8 +46,7 @@ class Settings:
     retention_days: int = 30
     settle_hours: float = 3.0  # a day is read again until this long after it ended
     catchup_days: int = 7  # fetch reads the unsettled days of this many days before today
-    gap_warn_hours: float = 3.0  # health: a capture missing, or a day unsettled, this long
-    gap_crit_hours: float = 24.0  # ... and CRITICAL
+    gap_crit_hours: float = 24.0  # health: an incomplete day this long past its settle time
     disk_warn_percent: float = 80.0
     disk_crit_percent: float = 90.0
     stale_warn_minutes: float = 30.0
@@ -226,7 +225,6 @@ PARSERS: dict[str, Any] = {
     "retention_days": _int_in(1, 36500),
     "settle_hours": _float_in(0, 240),
     "catchup_days": _int_in(0, 366),
-    "gap_warn_hours": _float_in(0, 8760),
     "gap_crit_hours": _float_in(0, 8760),
     "disk_warn_percent": _float_in(1, 100),
     "disk_crit_percent": _float_in(1, 100),
@@ -296,8 +294,6 @@ def load_settings(
     settings = dataclasses.replace(Settings(), **values)
     if settings.disk_warn_percent > settings.disk_crit_percent:
         raise SettingsError("DOGCLI_DISK_WARN_PERCENT must not exceed DOGCLI_DISK_CRIT_PERCENT")
-    if settings.gap_warn_hours > settings.gap_crit_hours:
-        raise SettingsError("DOGCLI_GAP_WARN_HOURS must not exceed DOGCLI_GAP_CRIT_HOURS")
     if settings.stale_warn_minutes > settings.stale_crit_minutes:
         raise SettingsError("DOGCLI_STALE_WARN_MINUTES must not exceed DOGCLI_STALE_CRIT_MINUTES")
     return settings

@@ -143,6 +143,8 @@ def _perfdata(settings: Settings, checks: list[Check]) -> list[Perf]:
         if check.name == "disk":
             out.append(Perf("disk", check.value, "%", settings.disk_warn_percent,
                             settings.disk_crit_percent, 0, 100))  # fmt: skip
+        elif check.name == "completeness":
+            out.append(Perf("incomplete_days", check.value, "", 0, None, 0))
         elif check.name.endswith((".newest_capture", ".last_fetch")):
             out.append(Perf(check.name, round(check.value * 60), "s",
                             settings.stale_warn_minutes * 60, settings.stale_crit_minutes * 60,
@@ -206,6 +208,7 @@ def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
             success = journal.last_success("fetch", stream)
             checks.append(_staleness(settings, f"{stream}.last_fetch", success, now,
                                      "last successful fetch"))  # fmt: skip
+        checks.append(_completeness(settings, catalog, now))
         last = journal.last_by_command(["fetch"]).get("fetch")
         if last is None:
             checks.append(Check("last_fetch_run", UNKNOWN, "no fetch has run yet"))
@@ -220,6 +223,29 @@ def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
     finally:
         catalog.close()
     return checks
+
+
+def _completeness(settings: Settings, catalog: Any, now: datetime) -> Check:
+    """Days past their settle time with captures missing, or never read completely since:
+    WARNING, and CRITICAL once DOGCLI_GAP_CRIT_HOURS late. Days are the real local days
+    (23 or 25 hours at the DST changes), so a DST night raises nothing."""
+    from dogcli.catalog.ledger import archive_days, overdue
+
+    days = archive_days(settings, catalog, settings.streams, None, now)
+    late = [(d, h) for d in days if (h := overdue(d, settings.zones, settings.settle_hours,
+                                                   now)) is not None]  # fmt: skip
+    if not late:
+        return Check("completeness", OK, f"{len(days)} stream-days complete or not yet due", 0)
+    state, hours = max(late, key=lambda item: item[1])
+    what = (f"{state.missing} capture{'s' if state.missing != 1 else ''} missing"
+            if state.missing else "not read completely since it settled")  # fmt: skip
+    others = f" (and {len(late) - 1} more incomplete days)" if len(late) > 1 else ""
+    status = CRITICAL if hours > settings.gap_crit_hours else WARNING
+    return Check(
+        "completeness", status,
+        f"{state.stream} {state.day}: {what}{others}; run: dogcli backfill --gaps",
+        len(late),
+    )  # fmt: skip
 
 
 def _staleness(
