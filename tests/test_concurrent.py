@@ -46,7 +46,7 @@ sys.exit(0 if summary.ok else 1)
 
 
 def _site(make_site: Any, pg_url: str) -> tuple[Site, Any, dict[str, bytes]]:
-    site = make_site(days=2, database_url=pg_url, api_delay=0.0, lazy=False, cdn_latency=0.02)
+    site = make_site(days=2, database_url=pg_url, api_delay=0.0, gallery="eager", cdn_latency=0.02)
     site.env["DOGCLI_STREAMS"] = "in_gate"  # one page per run: the catalog is what is tested
     day = site.day(-1)
     trim(site, "in_gate", day, 20)

@@ -34,7 +34,7 @@ def test_passwords_never_leak(
     make_site: Any, cli: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     url = _with_password(pg_url)
-    site = make_site(days=2, database_url=url, api_delay=0.0, lazy=False)
+    site = make_site(days=2, database_url=url, api_delay=0.0, gallery="eager")
     day = site.day(-1)
     trim(site, "in_gate", day, 6)
     metrics = site.data_dir / "metrics.prom"

@@ -27,7 +27,7 @@ from dogcli.cdn import CdnClient
 from dogcli.jobs.verify import run_verify
 from dogcli.settings import load_settings
 from dogcli.storage import Storage, StoredFile
-from tests.faultkit import cli_command, cli_env, kill_group, record
+from tests.faultkit import cli_command, cli_env, kill_group, record, rows_of
 from tests.replica import Replica, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -117,11 +117,6 @@ def archive(
 ) -> dict[str, Any]:
     """A complete archive of DAYS made as fetch makes it, in the current layout."""
     return build_archive(rep, db_url, _point_at(rep, db_url, tmp_path, monkeypatch))
-
-
-def rows_of(url: str) -> dict[str, tuple[int, str]]:
-    """path -> (bytes, sha256) of every catalog row; fails on duplicate identities."""
-    return {path: (size, sha) for (_s, _t), (path, size, sha, _v) in catalog_rows(url).items()}
 
 
 def catalog_rows(url: str) -> dict[tuple[str, str], tuple[str, int, str, str]]:
