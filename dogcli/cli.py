@@ -217,7 +217,7 @@ def backfill(
     settings = state.settings(concurrency=concurrency, metrics_file=metrics_file)
     if (days is None) == (not gaps):
         raise UsageError("give a RANGE of days or --gaps (one of them)")
-    first, last = parse_range(days, site_today(settings)) if days else (None, None)
+    first, last = parse_range(days, site_today(settings)) if days is not None else (None, None)
     reporter = make_reporter(state.console, "backfill")
     try:
         summary = backfill_command(settings, first, last, stream or (), reporter, wait, gaps=gaps)
