@@ -296,19 +296,17 @@ def gaps(
 ) -> None:
     """Incomplete days, and a picture of coverage per day and hour (camera outages apart
     from what the archive lacks)."""
-    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
     from dogcli.jobs.fetch import check_streams
     from dogcli.jobs.verify import parse_since
-    from dogcli.reports.gaps import gap_report
+    from dogcli.reports.gaps import gaps_report
+    from dogcli.reports.looking import no_archive_note
 
     state = _state(ctx)
     settings = state.settings()
     streams = check_streams(settings, stream or ())
-    first = parse_since(since)
-    with existing_catalog(settings) as cat:
-        report = gap_report(settings, cat, streams, first)
-    if (missing := missing_catalog(settings)) is not None:
-        state.console.note(no_archive_message(missing))
+    report = gaps_report(settings, streams, parse_since(since))
+    if (note := no_archive_note(settings)) is not None:
+        state.console.note(note)
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -323,15 +321,13 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Recent fetch, backfill and cleanup runs (the run journal)."""
-    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
-    from dogcli.catalog.runs import RunJournal
+    from dogcli.reports.looking import no_archive_note, recent_runs
 
     state = _state(ctx)
     settings = state.settings()
-    with existing_catalog(settings) as cat:
-        recent = RunJournal(cat).recent(limit) if cat is not None else []
-    if (missing := missing_catalog(settings)) is not None:
-        state.console.note(no_archive_message(missing))
+    recent = recent_runs(settings, limit)
+    if (note := no_archive_note(settings)) is not None:
+        state.console.note(note)
     if as_json:
         print(json.dumps({"runs": [r.as_json() for r in recent]}, indent=2))
     else:
@@ -345,17 +341,15 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """What the archive holds, per stream."""
-    from dogcli.catalog.readonly import existing_catalog, missing_catalog, no_archive_message
     from dogcli.jobs.fetch import check_streams
-    from dogcli.reports.stats import collect_stats
+    from dogcli.reports.looking import no_archive_note
+    from dogcli.reports.stats import stats_report
 
     state = _state(ctx)
     settings = state.settings()
-    streams = check_streams(settings, stream or ())
-    with existing_catalog(settings) as cat:
-        report = collect_stats(settings, cat, streams)
-    if (missing := missing_catalog(settings)) is not None:
-        state.console.note(no_archive_message(missing))
+    report = stats_report(settings, check_streams(settings, stream or ()))
+    if (note := no_archive_note(settings)) is not None:
+        state.console.note(note)
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -377,15 +371,15 @@ def verify(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Compare catalog and disk; exit 1 when something is wrong (or could not be repaired)."""
-    from dogcli.catalog.readonly import missing_catalog, no_archive_message
     from dogcli.jobs.verify import parse_since
     from dogcli.jobs.verify_run import verify_archive
+    from dogcli.reports.looking import no_archive_note
 
     state = _state(ctx)
     settings = state.settings()
     report = verify_archive(settings, repair, parse_since(since), deep, wait)
-    if not repair and (missing := missing_catalog(settings)) is not None:
-        state.console.note(no_archive_message(missing))
+    if not repair and (note := no_archive_note(settings)) is not None:
+        state.console.note(note)
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:
@@ -397,13 +391,10 @@ def verify(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the catalog or bring its schema to the newest revision."""
-    from dogcli.catalog.store import catalog_for
+    from dogcli.jobs.schema import upgrade_catalog
 
     state = _state(ctx)
-    settings = state.settings()
-    with catalog_for(settings) as cat:
-        changed = cat.upgrade()
-        current, _head = cat.schema_status()
+    changed, current = upgrade_catalog(state.settings())
     state.console.summary(
         f"catalog upgraded to revision {current}" if changed else f"catalog at revision {current}"
     )

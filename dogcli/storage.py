@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -84,6 +85,17 @@ def _append_line(path: Path, line: bytes, sync: bool = True) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def disk_used(path: Path) -> tuple[int, int]:
+    """(used, total) bytes of the file system holding path."""
+    usage = shutil.disk_usage(path)
+    return usage.used, usage.total
+
+
+def disk_percent(path: Path) -> float:
+    used, total = disk_used(path)
+    return 100.0 * used / total if total else 0.0
 
 
 def is_stale_temp(path: Path, now: float | None = None, max_age: float = 3600.0) -> bool:

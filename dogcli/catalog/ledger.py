@@ -108,7 +108,7 @@ class Ledger:
 
         def run() -> list[DayState]:
             with self.catalog.engine.connect() as conn:
-                return [_state(row) for row in conn.execute(query).scalars()]
+                return [_state(row) for row in conn.execute(query)]
 
         return self.catalog.retry(run)
 
@@ -145,7 +145,7 @@ class Ledger:
                         r.attempts,
                         r.last_error,
                     )
-                    for r in conn.execute(query).scalars()
+                    for r in conn.execute(query)
                 ]
 
         return self.catalog.retry(run)
@@ -220,7 +220,7 @@ class Ledger:
                     WantedRow.stream == read.stream,
                     WantedRow.day == key,
                 )
-            ).scalars()
+            )
         }
         for url_ts, url in read.listed.items():
             variant = stored.get(url_ts)
@@ -274,7 +274,7 @@ class Ledger:
                         WantedRow.stream == stream,
                         WantedRow.url_ts == url_ts,
                     )
-                    row = conn.execute(select(WantedRow).where(where)).scalars().first()
+                    row = conn.execute(select(WantedRow).where(where)).first()
                     if row is None:
                         continue
                     touched.add((stream, date.fromisoformat(row.day)))
@@ -391,7 +391,7 @@ class Ledger:
             )
         ).scalar_one()
         where = and_(DayRow.terminal == self.terminal, DayRow.stream == stream, DayRow.day == key)
-        row = conn.execute(select(DayRow).where(where)).scalars().first()
+        row = conn.execute(select(DayRow).where(where)).first()
         values: dict[str, Any] = {
             "stored": int(full) + int(thumb),
             "full": int(full),
@@ -444,7 +444,7 @@ def settle_moment(zones: Zones, day: date, settle_hours: float) -> datetime:
     return zones.day_bounds(day)[1] + timedelta(hours=settle_hours)
 
 
-def _state(row: DayRow) -> DayState:
+def _state(row: Any) -> DayState:
     return DayState(
         stream=row.stream,
         day=date.fromisoformat(row.day),

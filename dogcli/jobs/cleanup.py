@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,11 +19,12 @@ from datetime import time as dtime
 from pathlib import Path
 
 from dogcli import clock
+from dogcli.archive import Archive
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.store import Catalog
 from dogcli.errors import UsageError
 from dogcli.settings import Settings
-from dogcli.storage import Storage
+from dogcli.storage import Storage, disk_used
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -59,17 +59,6 @@ class CleanupResult:
 
 def _mib(size: int) -> str:
     return f"{size / 1048576:.1f} MiB"
-
-
-def disk_used(path: Path) -> tuple[int, int]:
-    """(used, total) bytes of the file system holding path."""
-    usage = shutil.disk_usage(path)
-    return usage.used, usage.total
-
-
-def disk_percent(path: Path) -> float:
-    used, total = disk_used(path)
-    return 100.0 * used / total if total else 0.0
 
 
 def _percent(usage: tuple[int, int]) -> float:
@@ -255,11 +244,10 @@ def cleanup_command(
     metrics_file: Path | None = None,
 ) -> CleanupResult:
     """cleanup as the CLI and the timer run it: locked, journaled, with metrics."""
-    from dogcli.jobs.runner import recorded_run
-
     check_options(settings, retention_days, max_disk_percent)
-    with recorded_run(settings, "cleanup", settings.streams, wait, metrics_file,
-                      needs_catalog=True) as ctx:  # fmt: skip
+    archive = Archive(settings)
+    recorded = archive.run("cleanup", settings.streams, wait, metrics_file, needs_catalog=True)
+    with archive, recorded as ctx:
         assert ctx.catalog is not None
         result = run_cleanup(settings, ctx.catalog, retention_days, dry_run, max_disk_percent)
         ctx.run.deleted, ctx.run.bytes = (0, 0) if dry_run else (result.deleted, result.bytes)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from dogcli.archive import Archive
 from dogcli.catalog.ledger import incomplete_days
 from dogcli.catalog.store import Catalog
 from dogcli.errors import CatalogUnavailable, UsageError
@@ -123,12 +124,10 @@ def _recorded(
 ) -> Summary:
     """Run a collect job locked, journaled, alerting, with metrics (as the CLI and timer do).
     The journal gets the counts of what the job did even when it is interrupted."""
-    from dogcli.jobs.runner import recorded_run
-
     chosen = check_streams(settings, streams)
     settings.browser_paths()
     summary = Summary()
-    with recorded_run(settings, command, chosen, wait, metrics_file) as ctx:
+    with Archive(settings) as archive, archive.run(command, chosen, wait, metrics_file) as ctx:
         check = ctx.lock.ensure_held if ctx.lock is not None else None
         try:
             job(chosen, ctx.catalog, ctx.catalog_error, check, summary)

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from dogcli.catalog.readonly import missing_catalog
-from dogcli.catalog.store import catalog_for
+from dogcli.archive import Archive
 from dogcli.errors import DogcliError
 from dogcli.jobs.verify import VerifyReport, run_verify
-from dogcli.lock import archive_lock
 from dogcli.settings import Settings
-from dogcli.storage import Storage
 
 
 def verify_archive(
@@ -26,18 +23,15 @@ def verify_archive(
     as uncataloged. Looking takes the lock shared (verifies may overlap), repairing
     exclusive; both wait up to `wait` seconds, then LockBusy (exit 75). Without repair and
     without a catalog file the report is empty: nothing is created."""
-    if repair:
-        Storage(settings.data_dir).ensure_writable()  # before any work: a usage error
-    else:
-        missing = missing_catalog(settings)
-        if missing is not None:
+    with Archive(settings) as archive:
+        if repair:
+            archive.storage.ensure_writable()  # before any work: a usage error
+        elif (missing := archive.missing()) is not None:
             if settings.images_dir.is_dir():
                 raise DogcliError(
                     f"{missing} does not exist but {settings.images_dir} does: "
                     "`dogcli verify --repair` catalogs its images"
                 )
             return VerifyReport(repair=False, deep=deep, since=since)
-    with catalog_for(settings) as cat:
-        cat.upgrade()
-        with archive_lock(settings.data_dir, cat, wait, shared=not repair):
-            return run_verify(settings, cat, repair, since, deep)
+        with archive.locked(wait, shared=not repair):
+            return run_verify(settings, archive.catalog(), repair, since, deep)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dogcli import clock
+from dogcli.archive import Archive
 from dogcli.catalog.ledger import DayState, Ledger, archive_days, overdue
 from dogcli.catalog.store import Catalog
 from dogcli.settings import Settings
@@ -110,3 +111,9 @@ def _hours(ledger: Ledger, stream: str, day: date, now: datetime, read: bool) ->
         cells.append((f"{hour.astimezone(zones.site):%H}", kind))
         hour = upto
     return HourRow(stream, day, cells)
+
+
+def gaps_report(settings: Settings, streams: Sequence[str], since: date | None = None) -> GapReport:
+    """gap_report on the archive the settings name, without creating it."""
+    with Archive(settings) as archive:
+        return gap_report(settings, archive.existing_catalog(), streams, since)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from dogcli import clock
+from dogcli.archive import Archive, no_archive_message
 from dogcli.errors import CatalogUnavailable, DogcliError
-from dogcli.jobs.cleanup import disk_percent
 from dogcli.redact import redact_url
 from dogcli.settings import Settings
 from dogcli.status import HealthStatus
+from dogcli.storage import disk_percent
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 EXIT_CODES = {
@@ -123,12 +125,16 @@ def run_health(
     settings: Settings,
     now: datetime | None = None,
     disk_usage: Callable[[Path], float] = disk_percent,
+    archive: Archive | None = None,
 ) -> HealthReport:
     now = (now or clock.now()).astimezone(UTC)
     report = HealthReport(generated_at=now.isoformat().replace("+00:00", "Z"))
     checks = report.checks
-    checks.extend(_catalog_checks(settings, now))
-    checks.append(_data_dir_check(settings))
+    with contextlib.ExitStack() as stack:
+        if archive is None:
+            archive = stack.enter_context(Archive(settings))
+        checks.extend(_catalog_checks(archive, now))
+        checks.append(_data_dir_check(archive))
     checks.append(_disk_check(settings, disk_usage))
     report.perfdata = _perfdata(settings, checks)
     return report
@@ -152,12 +158,10 @@ def _perfdata(settings: Settings, checks: list[Check]) -> list[Perf]:
     return out
 
 
-def _data_dir_check(settings: Settings) -> Check:
-    from dogcli.catalog.readonly import missing_catalog
-
-    data_dir = settings.data_dir
+def _data_dir_check(archive: Archive) -> Check:
+    data_dir = archive.settings.data_dir
     if not data_dir.is_dir():
-        if missing_catalog(settings) is not None:  # nothing was ever archived here
+        if archive.missing() is not None:  # nothing was ever archived here
             return Check("data_dir", UNKNOWN, f"no archive yet: {data_dir} does not exist")
         return Check("data_dir", CRITICAL, f"{data_dir} does not exist")
     if not os.access(data_dir, os.W_OK | os.X_OK):
@@ -175,16 +179,15 @@ def _disk_check(settings: Settings, disk_usage: Callable[[Path], float]) -> Chec
     return Check("disk", status, f"{percent:.1f}% used", round(percent, 2))
 
 
-def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
-    from dogcli.catalog.readonly import missing_catalog, no_archive_message
+def _catalog_checks(archive: Archive, now: datetime) -> list[Check]:
     from dogcli.catalog.runs import RunJournal
-    from dogcli.catalog.store import catalog_for
 
-    missing = missing_catalog(settings)
+    settings = archive.settings
+    missing = archive.missing()
     if missing is not None:  # opening it would create it: health only looks
         return [Check("catalog", UNKNOWN, no_archive_message(missing))]
     try:
-        catalog = catalog_for(settings, min(settings.max_retries, 1))
+        catalog = archive.catalog(min(settings.max_retries, 1), migrate=False)
     except DogcliError as exc:
         return [Check("catalog", CRITICAL, str(exc))]
     checks: list[Check] = []
@@ -220,8 +223,6 @@ def _catalog_checks(settings: Settings, now: datetime) -> list[Check]:
             checks.append(Check("last_fetch_run", status, detail))
     except CatalogUnavailable as exc:
         checks.append(Check("catalog", CRITICAL, str(exc)))
-    finally:
-        catalog.close()
     return checks
 
 
@@ -271,38 +272,21 @@ def write_health_file(settings: Settings, report: HealthReport) -> Path | None:
 
 
 def health_command(settings: Settings, now: datetime | None = None) -> HealthReport:
-    """health as the CLI runs it: report, .health file, alert on a change, metrics."""
+    """health as the CLI runs it: report, .health file, alert on a change, metrics; the
+    catalog opened once for all of it."""
     import logging
 
-    from dogcli.alerts import notify_change
-
-    log = logging.getLogger(__name__)
-    report = run_health(settings, now)
-    try:
-        write_health_file(settings, report)
-    except DogcliError as exc:
-        log.warning("cannot write %s: %s", settings.data_dir / HEALTH_FILE, exc)
-    bad = [c for c in report.checks if c.status == CRITICAL]
-    body = "\n".join(f"{c.name}: {c.status}: {c.message}" for c in (bad or report.checks))
-    notify_change(settings.alert_urls, settings.data_dir, "health", bool(bad),
-                  "health critical", body)  # fmt: skip
-    if settings.metrics_file is not None:
-        _write_metrics(settings, report)
+    with Archive(settings) as archive:
+        report = run_health(settings, now, archive=archive)
+        try:
+            write_health_file(settings, report)
+        except DogcliError as exc:
+            logging.getLogger(__name__).warning(
+                "cannot write %s: %s", settings.data_dir / HEALTH_FILE, exc
+            )
+        bad = [c for c in report.checks if c.status == CRITICAL]
+        body = "\n".join(f"{c.name}: {c.status}: {c.message}" for c in (bad or report.checks))
+        archive.alert("health", bool(bad), "health critical", body)
+        if settings.metrics_file is not None:
+            archive.write_metrics(settings.metrics_file, report.exit_code)
     return report
-
-
-def _write_metrics(settings: Settings, report: HealthReport) -> None:
-    import logging
-
-    from dogcli.catalog.readonly import missing_catalog
-    from dogcli.catalog.store import catalog_for
-    from dogcli.reports.metrics import render, write_metrics
-
-    assert settings.metrics_file is not None
-    if missing_catalog(settings) is not None:
-        return  # no archive yet: nothing to count, and opening it would create it
-    try:
-        with catalog_for(settings, 0) as catalog:
-            write_metrics(settings.metrics_file, render(settings, catalog, report.exit_code))
-    except (DogcliError, OSError) as exc:
-        logging.getLogger(__name__).warning("cannot write metrics: %s", exc)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dogcli import clock
+from dogcli.archive import Archive
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.store import Catalog
 from dogcli.settings import Settings
@@ -26,7 +27,7 @@ def collect_stats(
     """A JSON-ready report; every configured (or requested) stream appears, even if empty.
     No catalog (no archive yet): every stream empty, no last runs."""
     from dogcli.catalog.runs import RunJournal
-    from dogcli.reports.metrics import COMMANDS
+    from dogcli.metrics import COMMANDS
 
     now = (now or clock.now()).astimezone(UTC)
     today = settings.zones.day_of(now)
@@ -74,3 +75,9 @@ def collect_stats(
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
+    """collect_stats on the archive the settings name, without creating it."""
+    with Archive(settings) as archive:
+        return collect_stats(settings, archive.existing_catalog(), streams)
