@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from dogcli import __version__
-from dogcli.errors import DogcliError, UsageError
+from dogcli.errors import DogcliError, Terminated, UsageError
 from dogcli.output import Console, configure_logging, make_reporter
 from dogcli.status import ExitStatus, HealthStatus
 
@@ -65,9 +65,10 @@ class DogcliGroup(TyperGroup):
         except DogcliError as exc:
             _error(str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except Terminated:
+            _stopped("terminated", ExitStatus.TERMINATED)
         except KeyboardInterrupt:
-            _error("interrupted")
-            raise typer.Exit(ExitStatus.INTERRUPTED) from None
+            _stopped("interrupted", ExitStatus.INTERRUPTED)
 
 
 app = typer.Typer(
@@ -402,6 +403,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every failure becomes one line on stderr and an exit code."""
+    _stop_on_sigterm()
     try:
         code = app(args=_global_flags_first(argv), prog_name="dogcli", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
@@ -411,13 +413,59 @@ def main(argv: list[str] | None = None) -> NoReturn:
         ctx = getattr(exc, "ctx", None)
         path = ctx.command_path if ctx is not None else "dogcli"
         _die(f"{exc.format_message()} (try '{path} --help')", exc.exit_code)
-    except typer.Abort:
-        _die("interrupted", ExitStatus.INTERRUPTED)
+    except typer.Abort as exc:  # click turns Ctrl-C (and our SIGTERM) into Abort
+        if isinstance(exc.__cause__, Terminated):
+            _stopped("terminated", ExitStatus.TERMINATED)
+        _stopped("interrupted", ExitStatus.INTERRUPTED)
     except DogcliError as exc:
         _die(str(exc), exc.exit_code)
+    except Terminated:
+        _stopped("terminated", ExitStatus.TERMINATED)
     except KeyboardInterrupt:
-        _die("interrupted", ExitStatus.INTERRUPTED)
+        _stopped("interrupted", ExitStatus.INTERRUPTED)
     sys.exit(code if isinstance(code, int) else ExitStatus.OK)
+
+
+def signal_default() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops a run the way Ctrl-C does: queued downloads cancelled, the journal
+    kept, the run journaled; without this Python would die on the spot."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread (an in-process caller's thread)
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _stopped(message: str, code: int) -> NoReturn:
+    """Interrupted: a download still in flight past the grace time (a slow answer) must not
+    hold the exit, so the process ends at once once the line is out."""
+    import threading
+
+    signal_default()  # a second Ctrl-C or SIGTERM from here on ends the process at once
+    _error(message)
+    if any(t.name.startswith("dl_") and t.is_alive() for t in threading.enumerate()):
+        import logging
+        import os
+
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet")

@@ -45,3 +45,7 @@ class StorageError(DogcliError):
 
 class DataDirUnusable(SettingsError, StorageError):
     """The data dir cannot be created or written at all: a settings problem (exit 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stopped as gracefully as Ctrl-C (systemd, `timeout`), exit 143."""

@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     USAGE = 2  # bad option, argument or setting: one line on stderr
     BUSY = 75  # EX_TEMPFAIL: another run holds the archive; try again later
     INTERRUPTED = 130  # 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM (systemd stopping the unit, a cron `timeout`)
 
 
 class HealthStatus(IntEnum):

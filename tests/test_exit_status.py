@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dogcli"
 def test_the_documented_values() -> None:
     assert [(s.name, int(s)) for s in ExitStatus] == [
         ("OK", 0), ("FAILURE", 1), ("USAGE", 2), ("BUSY", 75), ("INTERRUPTED", 130),
+        ("TERMINATED", 143),
     ]  # fmt: skip
     assert [(s.name, int(s)) for s in HealthStatus] == [
         ("OK", 0), ("WARNING", 1), ("CRITICAL", 2), ("UNKNOWN", 3),
