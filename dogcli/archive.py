@@ -18,6 +18,7 @@ from typing import Any
 
 from dogcli import clock
 from dogcli.catalog import db
+from dogcli.catalog.quick import no_archive_message as no_archive_message
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog, catalog_for
 from dogcli.errors import CatalogUnavailable, DogcliError
@@ -46,12 +47,6 @@ def quietly(what: str, action: Callable[[], Any]) -> Any:
     except (CatalogUnavailable, DogcliError, OSError) as exc:
         log.warning("%s: %s", what, exc)
         return None
-
-
-def no_archive_message(path: Path) -> str:
-    return (
-        f"no archive yet: {path} does not exist (the first fetch or `dogcli db upgrade` makes it)"
-    )
 
 
 class Archive:

@@ -297,14 +297,13 @@ def gaps(
 ) -> None:
     """Incomplete days, and a picture of coverage per day and hour (camera outages apart
     from what the archive lacks)."""
-    from dogcli.jobs.fetch import check_streams
     from dogcli.jobs.verify import parse_since
     from dogcli.reports.gaps import gaps_report
     from dogcli.reports.looking import no_archive_note
 
     state = _state(ctx)
     settings = state.settings()
-    streams = check_streams(settings, stream or ())
+    streams = settings.pick_streams(stream or ())
     report = gaps_report(settings, streams, parse_since(since))
     if (note := no_archive_note(settings)) is not None:
         state.console.note(note)
@@ -342,13 +341,12 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """What the archive holds, per stream."""
-    from dogcli.jobs.fetch import check_streams
     from dogcli.reports.looking import no_archive_note
     from dogcli.reports.stats import stats_report
 
     state = _state(ctx)
     settings = state.settings()
-    report = stats_report(settings, check_streams(settings, stream or ()))
+    report = stats_report(settings, settings.pick_streams(stream or ()))
     if (note := no_archive_note(settings)) is not None:
         state.console.note(note)
     if as_json:

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dogcli import clock
+from dogcli.catalog.runrecord import RECORDED
 from dogcli.catalog.runs import RunJournal
 from dogcli.catalog.store import Catalog
 from dogcli.settings import Settings
 from dogcli.storage import write_file_atomic
 
-COMMANDS = ("fetch", "backfill", "cleanup")
+COMMANDS = RECORDED
 OUTCOMES = ("ok", "partial", "failed", "skipped")
 
 

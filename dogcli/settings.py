@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dogcli.captures import Zones
-from dogcli.errors import SettingsError
+from dogcli.errors import SettingsError, UsageError
 
 ENV_PREFIX = "DOGCLI_"
 SYSTEM_CONFIG = Path("/etc/dogcli/config.toml")
@@ -71,6 +72,18 @@ class Settings:
         if self.database_url:
             return self.database_url
         return sqlite_url(self.data_dir.resolve() / "dogcli.db")
+
+    def pick_streams(self, streams: Sequence[str]) -> tuple[str, ...]:
+        """The streams a command names (none: all configured ones); an unknown one is a
+        usage error."""
+        chosen = tuple(dict.fromkeys(streams)) or self.streams
+        unknown = [s for s in chosen if s not in self.streams]
+        if unknown:
+            raise UsageError(
+                f"unknown stream {unknown[0]!r} (known: {', '.join(self.streams)}; "
+                "set DOGCLI_STREAMS to add one)"
+            )
+        return chosen
 
     def browser_paths(self) -> tuple[str, str]:
         """Browser and driver executables; never downloaded at run time."""

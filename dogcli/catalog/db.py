@@ -11,22 +11,14 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from dogcli.errors import CatalogUnavailable, SettingsError
+from dogcli.catalog.revisions import migrations_dir
+from dogcli.errors import SettingsError
 from dogcli.redact import redact_url
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATION_LOCK_KEY = 0x646F67636C69  # "dogcli"
-
-
-def migrations_dir() -> Path:
-    """Installed wheels carry migrations inside the package; a checkout has them at the top."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_migrations", here.parent / "migrations"):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise CatalogUnavailable("Alembic migrations not found (broken install?)")
 
 
 def make_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:

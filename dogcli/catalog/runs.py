@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,42 +10,10 @@ from sqlalchemy import insert, select, update
 
 from dogcli import clock
 from dogcli.catalog.models import RunRow
+from dogcli.catalog.runrecord import Run as Run
+from dogcli.catalog.runrecord import run_from_row
 from dogcli.catalog.store import Catalog, as_utc
 from dogcli.redact import redact_url
-
-OUTCOMES = ("running", "ok", "partial", "failed", "skipped")
-
-
-@dataclass
-class Run:
-    command: str
-    streams: list[str] = field(default_factory=list)
-    started_at: datetime = field(default_factory=lambda: clock.now())
-    finished_at: datetime | None = None
-    outcome: str = "running"
-    found: int = 0
-    new: int = 0
-    failed: int = 0
-    deleted: int = 0
-    bytes: int = 0
-    error: str = ""
-    host: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    id: int | None = None
-
-    @property
-    def seconds(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("started_at", "finished_at"):
-            value = data[key]
-            data[key] = value.isoformat().replace("+00:00", "Z") if value else None
-        data["seconds"] = None if self.seconds is None else round(self.seconds, 3)
-        return data
 
 
 def _values(run: Run) -> dict[str, Any]:
@@ -68,25 +33,6 @@ def _values(run: Run) -> dict[str, Any]:
         # A run's error line may quote a database URL.
         "error": redact_url(run.error)[:2000],
     }
-
-
-def _from_row(row: Any) -> Run:
-    return Run(
-        id=row.id,
-        command=row.command,
-        streams=[s for s in row.streams.split(",") if s],
-        host=row.host,
-        pid=row.pid,
-        started_at=as_utc(row.started_at),
-        finished_at=as_utc(row.finished_at) if row.finished_at else None,
-        outcome=row.outcome,
-        found=row.found,
-        new=row.new,
-        failed=row.failed,
-        deleted=row.deleted,
-        bytes=row.bytes,
-        error=row.error,
-    )
 
 
 class RunJournal:
@@ -123,7 +69,7 @@ class RunJournal:
 
         def go() -> list[Run]:
             with self.catalog.engine.connect() as conn:
-                return [_from_row(row) for row in conn.execute(query)]
+                return [run_from_row(row) for row in conn.execute(query)]
 
         return self.catalog.retry(go)
 
@@ -140,7 +86,7 @@ class RunJournal:
 
             def go(query: Any = query) -> list[Run]:
                 with self.catalog.engine.connect() as conn:
-                    return [_from_row(row) for row in conn.execute(query)]
+                    return [run_from_row(row) for row in conn.execute(query)]
 
             found = self.catalog.retry(go)
             if found:

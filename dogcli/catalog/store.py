@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +16,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from dogcli.captures import STAMP_FORMAT
 from dogcli.catalog import db
 from dogcli.catalog.models import CaptureRow, DayRow
+from dogcli.catalog.revisions import scripted_head
 from dogcli.errors import CatalogUnavailable
 from dogcli.retry import BackoffWait
 from dogcli.settings import Settings
@@ -40,36 +39,6 @@ def as_utc(value: datetime) -> datetime:
 
 def _to_db(value: datetime) -> datetime:
     return value.astimezone(UTC)
-
-
-_REVISION_RE = re.compile(
-    r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(?:\"([^\"]+)\"|'([^']+)'|(None))\s*$", re.M
-)
-
-
-@functools.lru_cache(maxsize=1)
-def scripted_head() -> str | None:
-    """The newest schema revision, read from the migration scripts' `revision` and
-    `down_revision` lines without importing Alembic (a tenth of a second of every command's
-    start-up). None unless the scripts form one plain chain: then Alembic decides."""
-    try:
-        files = sorted((db.migrations_dir() / "versions").glob("*.py"))
-        texts = [path.read_text(encoding="utf-8") for path in files]
-    except (CatalogUnavailable, OSError, UnicodeDecodeError):
-        return None
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for source in texts:
-        found = {m[1]: m[2] or m[3] for m in _REVISION_RE.finditer(source)}
-        if not found.get("revision") or "down_revision" not in found:
-            return None
-        revisions.add(found["revision"])
-        if found["down_revision"]:
-            parents.add(found["down_revision"])
-    heads = revisions - parents
-    if len(heads) != 1 or not parents <= revisions:
-        return None
-    return heads.pop()
 
 
 REPLACED_COLUMNS = ("variant", "path", "bytes", "sha256", "source_url", "downloaded_at")

@@ -35,14 +35,7 @@ def parse_range(text: str, today: date) -> tuple[date, date]:
 
 
 def check_streams(settings: Settings, streams: Sequence[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(streams)) or settings.streams
-    unknown = [s for s in chosen if s not in settings.streams]
-    if unknown:
-        raise UsageError(
-            f"unknown stream {unknown[0]!r} (known: {', '.join(settings.streams)}; "
-            "set DOGCLI_STREAMS to add one)"
-        )
-    return chosen
+    return settings.pick_streams(streams)
 
 
 def run_fetch(

@@ -1,21 +1,40 @@
 """dogcli stats: per-stream counts, sizes, recency and today's coverage.
 
 Totals come from the ledger (a row per day), so their cost does not grow with the number of
-captures; first, last and the recent counts are index seeks and short index ranges."""
+captures; first, last and the recent counts are index seeks and short index ranges. The
+command reads them through the database's own driver when it can (catalog/quick.py):
+importing SQLAlchemy would cost more than the queries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dogcli import clock
-from dogcli.archive import Archive
-from dogcli.catalog.ledger import Ledger
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.quick import StatsRows, read_stats
+from dogcli.catalog.runrecord import RECORDED
 from dogcli.settings import Settings
 
+if TYPE_CHECKING:
+    from dogcli.catalog.store import Catalog
+
 CADENCE_MINUTES = 10
+
+
+def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
+    """The report of the archive the settings name, without creating it."""
+    now = clock.now()
+    chosen = list(streams) or list(settings.streams)
+    today = settings.zones.day_of(now)
+    midnight = settings.zones.day_bounds(today)[0]
+    rows = read_stats(settings, chosen, now, midnight, today, RECORDED)
+    if rows is not None:
+        return build_report(settings, chosen, now, rows)
+    from dogcli.archive import Archive
+
+    with Archive(settings) as archive:
+        return collect_stats(settings, archive.existing_catalog(), chosen, now)
 
 
 def collect_stats(
@@ -24,30 +43,41 @@ def collect_stats(
     streams: Sequence[str] = (),
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A JSON-ready report; every configured (or requested) stream appears, even if empty.
-    No catalog (no archive yet): every stream empty, no last runs."""
+    """The report through SQLAlchemy; every configured (or requested) stream appears, even
+    if empty. No catalog (no archive yet): every stream empty, no last runs."""
+    from dogcli.catalog.ledger import Ledger
     from dogcli.catalog.runs import RunJournal
-    from dogcli.metrics import COMMANDS
 
     now = (now or clock.now()).astimezone(UTC)
     today = settings.zones.day_of(now)
     midnight = settings.zones.day_bounds(today)[0]  # UTC: a DST morning's hours are real
     chosen = list(streams) or list(settings.streams)
-    rows = catalog.stream_stats(settings.terminal, chosen, now, midnight) if catalog else {}
-    listed: dict[str, int | None] = {}
+    rows = StatsRows({}, {}, {})
     if catalog is not None:
         ledger = Ledger(catalog, settings.terminal, settings.zones)
-        listed = {d.stream: d.listed for d in ledger.days(chosen, today, today)}
+        rows = StatsRows(
+            catalog.stream_stats(settings.terminal, chosen, now, midnight),
+            {d.stream: d.listed for d in ledger.days(chosen, today, today)},
+            RunJournal(catalog).last_by_command(RECORDED),
+        )
+    return build_report(settings, chosen, now, rows)
+
+
+def build_report(
+    settings: Settings, streams: Sequence[str], now: datetime, rows: StatsRows
+) -> dict[str, Any]:
+    now = now.astimezone(UTC)
+    midnight = settings.zones.day_bounds(settings.zones.day_of(now))[0]
     elapsed = (now - midnight).total_seconds() / 60
     cadence = max(1, int(elapsed // CADENCE_MINUTES))
     report: dict[str, Any] = {}
-    for stream in sorted(set(chosen) | set(rows)):
-        row = rows.get(stream) or {
+    for stream in sorted(set(streams) | set(rows.totals)):
+        row = rows.totals.get(stream) or {
             "count": 0, "bytes": 0, "first": None, "last": None,
             "last_hour": 0, "last_24h": 0, "today": 0,
         }  # fmt: skip
         # Expected today: what the page listed when last read, else the 10-minute cadence.
-        expected = listed.get(stream) or cadence
+        expected = rows.listed.get(stream) or cadence
         report[stream] = {
             "count": row["count"],
             "bytes": row["bytes"],
@@ -64,20 +94,9 @@ def collect_stats(
         "generated_at": _iso(now),
         "timezone": settings.timezone,
         "streams": report,
-        "last_runs": {
-            command: run.as_json()
-            for command, run in (
-                RunJournal(catalog).last_by_command(COMMANDS).items() if catalog else ()
-            )
-        },
+        "last_runs": {command: run.as_json() for command, run in rows.last_runs.items()},
     }
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
-    """collect_stats on the archive the settings name, without creating it."""
-    with Archive(settings) as archive:
-        return collect_stats(settings, archive.existing_catalog(), streams)
