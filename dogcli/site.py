@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import json
 import logging
 import os
 import shutil
+import signal
+import stat
+import sys
 import tempfile
 import threading
 import time
@@ -12,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -222,54 +230,321 @@ class Found:
     variant: str  # which image the page showed; the CDN client decides what to keep
 
 
+# -- the browser's processes ---------------------------------------------------------------
+#
+# A run killed outright (OOM killer, a cron `timeout`, kill -9) runs no cleanup of its own, so
+# its browser must go without it:
+# - chromedriver gets a parent-death signal (Linux prctl PR_SET_PDEATHSIG, SIGKILL): the kernel
+#   kills it when the thread that started it ends, and so when dogcli ends, however;
+# - Chromium talks to chromedriver over a pipe (--remote-debugging-pipe) and quits as soon as
+#   the pipe closes, that is when chromedriver is gone (its other processes go with it);
+# - what is left all the same (a browser too stuck to notice) the next run reaps: each run
+#   records its driver and profile in {DATA_DIR}/.browser-pids; a record whose run is over is
+#   settled by SIGKILL of the processes it names that still are chromedriver (same pid and start
+#   time) or use its profile (`--user-data-dir=` of a dogcli-chromium- temporary directory),
+#   nothing else; and the profiles of runs that are over are removed.
+
+PROFILE_PREFIX = "dogcli-chromium-"
+PIDS_NAME = ".browser-pids"
+PR_SET_PDEATHSIG = 1
+LEGACY_PROFILE_AGE = 3600.0  # s: a profile named without its owner, unused for so long, is left
+
+
+@dataclass(frozen=True)
+class _Proc:
+    pid: int
+    start: int  # clock ticks after boot: with the pid, names one process for good
+    argv: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.argv[0]) if self.argv else ""
+
+    @property
+    def profile(self) -> str | None:
+        for arg in self.argv:
+            if arg.startswith("--user-data-dir="):
+                return arg.split("=", 1)[1]
+        return None
+
+
+def _read_proc(pid: int) -> _Proc | None:
+    """A live process of ours (same user), or None: gone, a zombie or not ours to see."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if os.stat(f"/proc/{pid}").st_uid != os.getuid():
+            return None
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    args = [arg for arg in raw.split(b"\0") if arg]
+    if len(args) == 1:  # Chromium's child processes retitle themselves: one line, spaces
+        args = args[0].split(b" ")
+    return _Proc(pid, int(fields[19]), tuple(arg.decode(errors="replace") for arg in args))
+
+
+def _processes() -> list[_Proc]:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    return [p for e in entries if e.isdigit() and (p := _read_proc(int(e))) is not None]
+
+
+def _alive(pid: int, start: int) -> bool:
+    p = _read_proc(pid)
+    return p is not None and p.start == start
+
+
+def _me() -> tuple[int, int]:
+    p = _read_proc(os.getpid())
+    return os.getpid(), p.start if p else 0
+
+
+def _is_driver(p: _Proc) -> bool:
+    return "chromedriver" in p.name
+
+
+def _is_chromium(p: _Proc) -> bool:
+    return "chrom" in p.name.lower() and not _is_driver(p)
+
+
+def _profile_owner(path: str) -> tuple[int, int] | None:
+    """The run (pid, start time) a profile directory was made for, from its name."""
+    rest = os.path.basename(path).removeprefix(PROFILE_PREFIX).split("-")
+    if len(rest) >= 3 and rest[0].isdigit() and rest[1].isdigit():
+        return int(rest[0]), int(rest[1])
+    return None
+
+
+def _is_profile(path: str) -> bool:
+    return os.path.basename(path).startswith(PROFILE_PREFIX)
+
+
+def _kill_tree(driver: tuple[int, int] | None, profile: str | None, procs: list[_Proc]) -> int:
+    """SIGKILL what is left of one browser: its chromedriver (the same process: pid and start
+    time) and the Chromium processes on its profile. Returns how many were killed."""
+    killed = 0
+    for p in procs:
+        ours = driver is not None and (p.pid, p.start) == tuple(driver) and _is_driver(p)
+        if not ours and profile and _is_profile(profile):
+            ours = _is_chromium(p) and p.profile == profile
+        if ours:
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
+def _wait_unused(profile: str, timeout: float = 3.0) -> None:
+    """Until no process of ours runs on this profile (killed ones take a moment to go)."""
+    deadline = time.monotonic() + timeout
+    while any(p.profile == profile for p in _processes()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+class _PidFile:
+    """{DATA_DIR}/.browser-pids: one JSON line per browser of a run, while it runs:
+    {"owner": [pid, start], "driver": [pid, start], "profile": path, "browser": [[pid, start]]}.
+    Runs that write are serialized by the data dir's lock; the file is replaced whole."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / PIDS_NAME
+
+    def read(self) -> list[dict[str, Any]]:
+        try:
+            text = self.path.read_text()
+        except OSError:
+            return []
+        out = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+        return out
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return
+        tmp = self.path.with_name(f"{PIDS_NAME}.{os.getpid()}.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        os.replace(tmp, self.path)
+
+    def put(self, record: dict[str, Any]) -> None:
+        keep = [r for r in self.read() if r.get("profile") != record["profile"]]
+        self.write([*keep, record])
+
+    def drop(self, profile: str) -> None:
+        records = self.read()
+        keep = [r for r in records if r.get("profile") != profile]
+        if keep != records:
+            self.write(keep)
+
+
+def _pair(value: Any) -> tuple[int, int] | None:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return value[0], value[1]
+    return None
+
+
+def reap_browsers(data_dir: Path | None) -> int:
+    """Kill what is left of the browsers of runs that are over (recorded in `data_dir`), and
+    remove the profiles of runs that are over; never a process or profile of a live run, nor a
+    browser that is not dogcli's. Returns how many processes were killed. Best effort."""
+    procs = _processes()
+    killed = 0
+    if data_dir is not None:
+        pids = _PidFile(data_dir)
+        records = pids.read()
+        keep = []
+        for r in records:
+            owner = _pair(r.get("owner"))
+            if owner is not None and _alive(*owner):
+                keep.append(r)  # a run still going (another command on this data dir)
+                continue
+            profile = r.get("profile") if isinstance(r.get("profile"), str) else None
+            killed += _kill_tree(_pair(r.get("driver")), profile, procs)
+            if profile and _is_profile(profile):
+                _wait_unused(profile)  # a dying process writes no more into it
+                shutil.rmtree(profile, ignore_errors=True)
+        if keep != records:
+            pids.write(keep)
+        if killed:
+            log.info("stopped %d browser processes left by an earlier run", killed)
+            procs = _processes()
+    in_use = {p.profile for p in procs if p.profile}
+    tmp = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for path in tmp.glob(PROFILE_PREFIX + "*"):
+            with contextlib.suppress(OSError):
+                st = path.lstat()
+                if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or str(path) in in_use:
+                    continue
+                owner = _profile_owner(str(path))
+                if owner is not None and _alive(*owner):
+                    continue
+                if owner is None and time.time() - st.st_mtime < LEGACY_PROFILE_AGE:
+                    continue  # from a dogcli that did not name its profiles: maybe starting
+                shutil.rmtree(path, ignore_errors=True)
+                log.debug("removed the browser profile %s of a run that is over", path)
+    return killed
+
+
+@functools.cache
+def _prctl() -> Any:
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn: the child is SIGKILLed when the thread that started it ends (Linux; the
+    kernel's "parent" is that thread, not the process). None where there is no prctl."""
+    prctl = _prctl() if sys.platform.startswith("linux") else None
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:  # in the child, between fork and exec: no imports, no locks
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was asked for
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
 class Browser:
-    """One headless Chromium per command run, with a fresh throwaway profile."""
+    """One headless Chromium per command run, with a fresh throwaway profile. Chromium and its
+    driver end with the process, even when it is killed (see above); `state_dir` (the data dir)
+    is where the browser is recorded so that the next run can reap what a killed one left."""
 
     def __init__(
-        self, binary: str, driver_path: str, page_timeout: float = 30.0, timezone: str = ""
+        self,
+        binary: str,
+        driver_path: str,
+        page_timeout: float = 30.0,
+        timezone: str = "",
+        state_dir: Path | None = None,
     ) -> None:
         self.binary = binary
         self.driver_path = driver_path
         self.page_timeout = page_timeout
         self.timezone = timezone  # the browser's zone: a page may compute its days in it
+        self.state_dir = state_dir
         self._profile: str | None = None
         self._driver: webdriver.Chrome | None = None
-        self._starting: threading.Thread | None = None
+        self._driver_pid: tuple[int, int] | None = None
+        # chromedriver dies with the thread that starts it: that thread lives as long as the
+        # browser (it starts it, then waits for `_release`)
+        self._keeper: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._release = threading.Event()
         self._start_error: BaseException | None = None
         self._closing: threading.Thread | None = None
 
     @property
     def driver(self) -> webdriver.Chrome:
-        self._join_start()
+        self.start_soon()
+        self._wait_start()
         if self._start_error is not None:
             error, self._start_error = self._start_error, None
             raise error
-        if self._driver is None:
-            self._driver = self._start()
+        assert self._driver is not None
         return self._driver
 
     def start_soon(self) -> None:
         """Start Chromium in a background thread while the caller gets other things ready;
         the first use of `driver` waits for it (and raises what starting it raised)."""
-        if self._driver is not None or self._starting is not None:
+        if self._driver is not None or self._keeper is not None:
             return
+        self._ready.clear()
+        self._release.clear()
+        self._start_error = None
 
-        def start() -> None:
+        def keep() -> None:
             try:
                 self._driver = self._start()
             except BaseException as exc:  # handed over by `driver`
                 self._start_error = exc
+            finally:
+                self._ready.set()
+            if self._driver is not None:
+                self._release.wait()
 
-        self._starting = threading.Thread(target=start, name="browser-start", daemon=True)
-        self._starting.start()
+        self._keeper = threading.Thread(target=keep, name="browser", daemon=True)
+        self._keeper.start()
 
-    def _join_start(self) -> None:
-        if self._starting is not None:
-            self._starting.join()
-            self._starting = None
+    def _wait_start(self) -> None:
+        keeper = self._keeper
+        if keeper is None:
+            return
+        self._ready.wait()
+        if self._driver is None:  # it failed: the thread is over
+            keeper.join()
+            self._keeper = None
 
     def _start(self) -> webdriver.Chrome:
-        self._profile = tempfile.mkdtemp(prefix="dogcli-chromium-")
+        try:
+            reap_browsers(self.state_dir)
+        except Exception as exc:  # never in the way of the run
+            log.debug("reaping old browsers: %s", exc)
+        owner = _me()
+        self._profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{owner[0]}-{owner[1]}-")
+        self._record(owner)
         options = Options()
         options.binary_location = self.binary
         options.page_load_strategy = "eager"
@@ -291,6 +566,9 @@ class Browser:
             # Images stay on: an Element Plus el-image may render its <img>, and so its URL,
             # only once the image has loaded (SITE.md).
             f"--user-data-dir={self._profile}",
+            # chromedriver talks to Chromium over a pipe: Chromium quits when it closes, so
+            # when chromedriver is gone (a TCP port would keep it running on its own).
+            "--remote-debugging-pipe",
         ):
             options.add_argument(arg)
         if os.geteuid() == 0:
@@ -299,15 +577,21 @@ class Browser:
         env = dict(os.environ)
         if self.timezone:
             env["TZ"] = self.timezone  # Chromium's zone follows its process's TZ
-        service = Service(executable_path=self.driver_path, env=env)
+        preexec = _die_with_parent()
+        popen_kw = {"preexec_fn": preexec} if preexec else {}
+        service = Service(executable_path=self.driver_path, env=env, popen_kw=popen_kw)
         try:
             driver = webdriver.Chrome(service=service, options=options)
         except WebDriverException as exc:
-            self._cleanup_profile()
+            self._cleanup(service)
             raise BrowserError(self._start_failure(exc)) from None
         except OSError as exc:
-            self._cleanup_profile()
+            self._cleanup(service)
             raise BrowserError(f"cannot start chromedriver {self.driver_path}: {exc}") from None
+        process = getattr(service, "process", None)
+        if process is not None and (p := _read_proc(process.pid)) is not None:
+            self._driver_pid = (p.pid, p.start)
+        self._record(owner)
         driver.set_page_load_timeout(self.page_timeout)
         driver.set_script_timeout(self.page_timeout)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": OBSERVER_JS})
@@ -317,6 +601,24 @@ class Browser:
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
         return driver
+
+    def _record(self, owner: tuple[int, int]) -> None:
+        """Write this browser down in the data dir for the next run, should this one be killed."""
+        if self.state_dir is None or self._profile is None:
+            return
+        browser = [
+            [p.pid, p.start] for p in _processes() if p.profile == self._profile and _is_chromium(p)
+        ]
+        record = {
+            "owner": list(owner),
+            "driver": list(self._driver_pid) if self._driver_pid else None,
+            "profile": self._profile,
+            "browser": browser,
+        }
+        try:
+            _PidFile(self.state_dir).put(record)
+        except OSError as exc:
+            log.debug("cannot record the browser in %s: %s", self.state_dir, exc)
 
     def _start_failure(self, exc: WebDriverException) -> str:
         """One line that names the part that failed and why (Selenium spreads it over lines)."""
@@ -342,7 +644,7 @@ class Browser:
         self._close()
 
     def _close(self) -> None:
-        self._join_start()
+        self._wait_start()
         self._start_error = None
         if self._driver is not None:
             try:
@@ -350,12 +652,29 @@ class Browser:
             except Exception as exc:  # the browser may be gone already
                 log.debug("browser quit: %s", exc)
             self._driver = None
-        self._cleanup_profile()
+        self._cleanup(None)
+        self._release.set()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.join()
 
-    def _cleanup_profile(self) -> None:
+    def _cleanup(self, service: Service | None) -> None:
+        """Kill whatever is left of this browser (a Chromium process that outlived quit, a
+        driver that failed to start a session), remove its profile and its record."""
+        if service is not None:
+            with contextlib.suppress(Exception):
+                service.stop()
+        if self._profile or self._driver_pid:
+            with contextlib.suppress(Exception):
+                if _kill_tree(self._driver_pid, self._profile, _processes()) and self._profile:
+                    _wait_unused(self._profile)
         if self._profile:
             shutil.rmtree(self._profile, ignore_errors=True)
+            if self.state_dir is not None:
+                with contextlib.suppress(OSError):
+                    _PidFile(self.state_dir).drop(self._profile)
             self._profile = None
+        self._driver_pid = None
 
     def __enter__(self) -> Browser:
         return self

@@ -309,7 +309,7 @@ class Collector:
         plan = by_stream(plan)
         self.storage.ensure_writable()
         binary, driver = s.browser_paths()
-        browser = Browser(binary, driver, s.page_timeout, s.timezone)
+        browser = Browser(binary, driver, s.page_timeout, s.timezone, state_dir=s.data_dir)
         if plan:  # Chromium starts (a second or more) while the rest gets ready
             browser.start_soon()
         else:  # retries alone need no browser
