@@ -759,7 +759,10 @@ class CameraSite:
         self._stream = stream
         if opened:  # the page's own first load (today's): what we pick must come after it
             fresh = {"done": 0, "loads": 0, "errors": 0, "started": 0}
-            state = self._settled(state["value"], fresh, "the page's first gallery")
+            # A failed first load matters only when it is the day asked for; else the day
+            # is picked all the same (a retry must not depend on today's gallery).
+            state = self._settled(state["value"], fresh, "the page's first gallery",
+                                  fail_on_error=state["value"] == target)  # fmt: skip
         if state["value"] != target:
             self._select_day(target, state)
         elif state["busy"] or state["started"] > state["done"]:
@@ -797,7 +800,12 @@ class CameraSite:
         return state
 
     def _settled(
-        self, target: str, before: dict[str, Any], what: str, page: int | None = None
+        self,
+        target: str,
+        before: dict[str, Any],
+        what: str,
+        page: int | None = None,
+        fail_on_error: bool = True,
     ) -> dict[str, Any]:
         """Wait until a load the page began is over and its gallery is drawn: no API call in
         flight and a new one finished (or, on a page without any, a loading mask came and
@@ -818,7 +826,7 @@ class CameraSite:
             if page is not None and s["page"] not in (None, page):
                 return False
             of_day, other = self._days(s["urls"], target)
-            if s["errors"] > before["errors"] and not of_day:
+            if fail_on_error and s["errors"] > before["errors"] and not of_day:
                 raise _PageError(f"the page failed to load the History of {target}")
             if of_day < other:  # still the previous day's images
                 return False

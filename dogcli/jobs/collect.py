@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,15 +29,35 @@ from dogcli.catalog.ledger import (
     settle_moment,
 )
 from dogcli.catalog.store import Catalog, open_catalog
-from dogcli.errors import CatalogUnavailable, DiscoveryError, NoCamera, StorageError
+from dogcli.errors import CatalogUnavailable, DiscoveryError, NoCamera
 from dogcli.settings import Settings
 from dogcli.storage import Storage, StoredFile
 
 if TYPE_CHECKING:  # requests costs a tenth of a second to import: only runs that download
-    from dogcli.cdn import CdnClient
+    from dogcli.cdn import Downloaded
     from dogcli.site import Found
 
 log = logging.getLogger(__name__)
+
+
+INTERRUPT_GRACE = 3.0  # seconds an interrupted run gives the downloads in flight
+
+
+class Discoverer(Protocol):
+    """Which captures the page lists for a (stream, local day)."""
+
+    def discover(self, stream: str, day: date) -> list[Found]: ...
+
+
+class Downloader(Protocol):
+    """Fetches a capture's image: full size first, the thumbnail when allowed."""
+
+    def download(self, capture: Capture, thumbnail: bool = True) -> Downloaded: ...
+    def close(self) -> None: ...
+
+
+class _Cancelled(Exception):
+    """A queued download of an interrupted run."""
 
 
 class Reporter(Protocol):
@@ -147,6 +168,8 @@ class Collector:
         reporter: Reporter | None = None,
         before_write: Callable[[], None] | None = None,
         summary: Summary | None = None,
+        discoverer: Discoverer | None = None,
+        downloader: Downloader | None = None,
     ) -> None:
         self.settings = settings
         self.zones = settings.zones
@@ -157,6 +180,10 @@ class Collector:
         # The caller's, filled as the run goes: an interrupted run still tells what it did.
         self.summary = summary if summary is not None else Summary()
         self.before_write = before_write  # the runner's check that the archive lock is held
+        # Collaborators: by default Chromium on the camera page and the CDN client.
+        self.discoverer = discoverer
+        self.downloader = downloader
+        self._stop = threading.Event()
         self.catalog: Catalog | None = None
         self._owns_catalog = False
         self._buffer: list[StoredFile] = []
@@ -301,100 +328,104 @@ class Collector:
     def run(self, plan: Sequence[tuple[str, date]], retries: Sequence[Wanted] = ()) -> Summary:
         """Read each (stream, day) page and download what is new; try `retries` again (a
         capture the ledger still wants, or the full size of a kept thumbnail) without their
-        page; then record what was read in the ledger."""
-        from dogcli.site import Browser, CameraSite
+        page; then record what was read in the ledger.
 
+        Interrupted (Ctrl-C, SIGTERM, a full disk): queued downloads are cancelled, those in
+        flight get INTERRUPT_GRACE seconds to finish (their files journaled and cataloged),
+        the rest are discarded, and the interruption goes on up."""
         started = time.monotonic()
         s = self.settings
         plan = by_stream(plan)
         self.storage.ensure_writable()
-        binary, driver = s.browser_paths()
-        browser = Browser(binary, driver, s.page_timeout, s.timezone, state_dir=s.data_dir)
-        if plan:  # Chromium starts (a second or more) while the rest gets ready
-            browser.start_soon()
-        else:  # retries alone need no browser
-            browser = _NoBrowser()  # type: ignore[assignment]
-        try:
-            from dogcli.cdn import CdnClient
+        browser: Any = None
+        discoverer = self.discoverer
+        if discoverer is None and plan:
+            from dogcli.site import Browser, CameraSite
 
+            binary, driver = s.browser_paths()
+            browser = Browser(binary, driver, s.page_timeout, s.timezone, state_dir=s.data_dir)
+            browser.start_soon()  # Chromium starts (a second or more) while the rest gets ready
+            discoverer = CameraSite(browser, s)
+        downloader = self.downloader
+        try:
             if self.catalog is None and not self.summary.catalog_down:
                 self.open_catalog()
             self.replay_pending()
             self.reporter.planned(len(plan))
-            cdn = CdnClient(
-                s.cdn_url,
-                concurrency=s.concurrency,
-                max_retries=s.max_retries,
-                retry_base=self.retry_base,
-                read_timeout=self.read_timeout,
-            )
+            if downloader is None:
+                downloader = self._cdn_client()
         except BaseException:
-            browser.close()
+            if browser is not None:
+                browser.close()
             raise
+        pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="dl")
         pending: set[Future[tuple[StoredFile, bool]]] = set()
         completed = False
+
+        def submit(capture: Capture, replace: bool, thumbnail: bool, meta: tuple[int, str]) -> None:
+            future = pool.submit(self._download, downloader, capture, replace, thumbnail)
+            self._meta[future] = (meta[0], capture.stream, capture.url_ts)
+            future.add_done_callback(self._completed.put)
+            pending.add(future)
+
         try:
-            with (
-                browser,
-                ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="dl") as pool,
-            ):
-                site = CameraSite(browser, s)
+            for wanted in retries:
+                capture = self.zones.capture(s.terminal, wanted.stream, wanted.url_ts)
+                upgrade = wanted.want == FULL_SIZE
+                submit(capture, upgrade, not upgrade, (-1, wanted.stream))
+            for stream, day in plan:
+                if stream in self.summary.no_camera:
+                    continue
+                assert discoverer is not None
+                pending = self._drain(pending, block=False)
+                self.summary.pages += 1
                 try:
-                    for wanted in retries:
-                        capture = self.zones.capture(s.terminal, wanted.stream, wanted.url_ts)
-                        upgrade = wanted.want == FULL_SIZE
-                        future = pool.submit(self._download, cdn, capture, upgrade, not upgrade)
-                        self._meta[future] = (-1, wanted.stream, wanted.url_ts)
-                        future.add_done_callback(self._completed.put)
-                        pending.add(future)
-                    for stream, day in plan:
-                        if stream in self.summary.no_camera:
-                            continue
-                        pending = self._drain(pending, block=False)
-                        self.summary.pages += 1
-                        try:
-                            found = site.discover(stream, day)
-                        except NoCamera as exc:
-                            # Not a flaky page: once per run, and the other streams go on.
-                            # Health still reports the stream as stale.
-                            self.summary.pages -= 1
-                            self.summary.no_camera.append(stream)
-                            self.reporter.note(f"{exc}; nothing to archive for it")
-                            continue
-                        except DiscoveryError as exc:
-                            self.summary.pages_failed += 1
-                            self.summary.failed += 1
-                            self.summary.failures.append(f"page {exc}")
-                            self.reporter.note(f"could not read the page for {exc}")
-                            continue
-                        swept = self.storage.sweep_temps(s.terminal, stream, f"{day:%Y-%m-%d}")
-                        if swept:  # left by a killed run; their captures are fetched below
-                            self.reporter.note(f"removed {swept} partial files of an earlier run")
-                        skip, broken = self._had_days(stream, day, found)
-                        listed = {f.capture.url_ts: f.capture.url(s.cdn_url, f.variant)
-                                  for f in found}  # fmt: skip
-                        self._reads.append((stream, day, listed, {}, clock.now()))
-                        read = len(self._reads) - 1
-                        todo = [f.capture for f in found if f.capture.url_ts not in skip]
-                        self.summary.found += len(found)
-                        self.summary.already += len(found) - len(todo)
-                        self.summary.new += len(todo)
-                        self.reporter.day_found(stream, day, len(found), len(todo))
-                        for capture in todo:
-                            replace = capture.url_ts in broken
-                            future = pool.submit(self._download, cdn, capture, replace)
-                            self._meta[future] = (read, stream, capture.url_ts)
-                            future.add_done_callback(self._completed.put)
-                            pending.add(future)
-                    browser.close_soon()  # Chromium quits while the last downloads finish
-                    while pending:
-                        pending = self._drain(pending, block=True)
-                    completed = True
-                except StorageError:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+                    found = discoverer.discover(stream, day)
+                except NoCamera as exc:
+                    # Not a flaky page: once per run, and the other streams go on.
+                    # Health still reports the stream as stale.
+                    self.summary.pages -= 1
+                    self.summary.no_camera.append(stream)
+                    self.reporter.note(f"{exc}; nothing to archive for it")
+                    continue
+                except DiscoveryError as exc:
+                    self.summary.pages_failed += 1
+                    self.summary.failed += 1
+                    self.summary.failures.append(f"page {exc}")
+                    self.reporter.note(f"could not read the page for {exc}")
+                    continue
+                swept = self.storage.sweep_temps(s.terminal, stream, f"{day:%Y-%m-%d}")
+                if swept:  # left by a killed run; their captures are fetched below
+                    self.reporter.note(f"removed {swept} partial files of an earlier run")
+                skip, broken = self._had_days(stream, day, found)
+                listed = {f.capture.url_ts: f.capture.url(s.cdn_url, f.variant) for f in found}
+                self._reads.append((stream, day, listed, {}, clock.now()))
+                read = len(self._reads) - 1
+                todo = [f.capture for f in found if f.capture.url_ts not in skip]
+                self.summary.found += len(found)
+                self.summary.already += len(found) - len(todo)
+                self.summary.new += len(todo)
+                self.reporter.day_found(stream, day, len(found), len(todo))
+                for capture in todo:
+                    submit(capture, capture.url_ts in broken, True, (read, stream))
+            if browser is not None:
+                browser.close_soon()  # Chromium quits while the last downloads finish
+            while pending:
+                pending = self._drain(pending, block=True)
+            completed = True
+        except BaseException:
+            self._stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            deadline = time.monotonic() + INTERRUPT_GRACE
+            while pending and (left := deadline - time.monotonic()) > 0:
+                pending = self._drain(pending, block=True, timeout=left)
+            raise
         finally:
-            cdn.close()
+            pool.shutdown(wait=completed)
+            if browser is not None:
+                browser.close()
+            if self.downloader is None and downloader is not None:
+                downloader.close()
             self._flush(force=True)
             self._record_ledger()
             # The journal goes only once every file it names is known to be cataloged.
@@ -403,8 +434,23 @@ class Collector:
             self.summary.seconds = time.monotonic() - started
         return self.summary
 
+    def _cdn_client(self) -> Downloader:
+        from dogcli.cdn import CdnClient
+
+        s = self.settings
+        return CdnClient(
+            s.cdn_url,
+            concurrency=s.concurrency,
+            max_retries=s.max_retries,
+            retry_base=self.retry_base,
+            read_timeout=self.read_timeout,
+        )
+
     def _drain(
-        self, pending: set[Future[tuple[StoredFile, bool]]], block: bool
+        self,
+        pending: set[Future[tuple[StoredFile, bool]]],
+        block: bool,
+        timeout: float | None = None,
     ) -> set[Future[tuple[StoredFile, bool]]]:
         from dogcli.cdn import DownloadFailed, FullSizeMissing
 
@@ -412,14 +458,18 @@ class Collector:
             return pending
         done: list[Future[tuple[StoredFile, bool]]] = []
         with contextlib.suppress(queue.Empty):
-            done.append(self._completed.get(block=block))
+            done.append(self._completed.get(block=block, timeout=timeout))
             while True:
                 done.append(self._completed.get_nowait())
         for future in done:
             pending.discard(future)
             read, stream, url_ts = self._meta.pop(future, (-2, "", ""))
+            if future.cancelled():
+                continue  # an interrupted run's queued download: the next run gets it
             try:
                 record, replace = future.result()
+            except _Cancelled:
+                continue
             except DownloadFailed as exc:
                 if read >= 0:
                     self._reads[read][3][url_ts] = str(exc)
@@ -448,8 +498,10 @@ class Collector:
         return pending
 
     def _download(
-        self, cdn: CdnClient, capture: Capture, replace: bool, thumbnail: bool = True
+        self, cdn: Downloader, capture: Capture, replace: bool, thumbnail: bool = True
     ) -> tuple[StoredFile, bool]:
+        if self._stop.is_set():
+            raise _Cancelled
         got = cdn.download(capture, thumbnail)
         record = self.storage.place(capture, got.variant, got.url, got.data, got.sha256)
         return record, replace
@@ -474,22 +526,6 @@ class Collector:
     def close(self) -> None:
         if self.catalog is not None and self._owns_catalog:
             self.catalog.close()
-
-
-class _NoBrowser:
-    """Stands in for the browser of a run that reads no page."""
-
-    def close_soon(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> _NoBrowser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
 
 
 def by_stream(plan: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:

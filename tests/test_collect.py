@@ -1,0 +1,111 @@
+"""The collect job without a browser: its discoverer is a Protocol, so a test hands it what
+the page would list (taken from the replica's own data) while the downloads, the files, the
+catalog and the ledger are the real ones, against the replica's real CDN."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from dogcli.catalog.ledger import Ledger
+from dogcli.catalog.models import CaptureRow
+from dogcli.catalog.store import Catalog
+from dogcli.jobs.collect import Collector
+from dogcli.settings import Settings, load_settings
+from dogcli.site import Found
+from tests.replica import Replica, make_dataset
+
+LA = ZoneInfo("America/Los_Angeles")
+DAY = date(2025, 9, 5)
+
+
+class ListedPage:
+    """What the History would show: every published capture of the local day (thumbnails)."""
+
+    def __init__(self, replica: Replica, settings: Settings, stop_after: int | None = None):
+        self.replica = replica
+        self.zones = settings.zones
+        self.pages: list[tuple[str, date]] = []
+        self.stop_after = stop_after
+
+    def discover(self, stream: str, day: date) -> list[Found]:
+        if self.stop_after is not None and len(self.pages) >= self.stop_after:
+            raise KeyboardInterrupt  # Ctrl-C while a page is read
+        self.pages.append((stream, day))
+        return [
+            Found(self.zones.capture("apm", stream, stamp), "thumbnail")
+            for stamp, _variant, _body in self.replica.expected(stream, day)
+        ]
+
+
+@pytest.fixture
+def replica(monkeypatch: pytest.MonkeyPatch) -> Any:
+    dataset = make_dataset(days=[DAY, date(2025, 9, 6)], now=datetime(2025, 9, 7, tzinfo=LA),
+                           seed=5, outage_rate=0.0)  # fmt: skip
+    with Replica(dataset, api_delay=0.0, now=datetime(2025, 9, 7, 12, tzinfo=LA)) as rep:
+        yield rep
+
+
+def settings_for(rep: Replica, data: Path, **more: Any) -> Settings:
+    values = {"data_dir": str(data), "cdn_url": rep.cdn_url, "retry_base": 0.05, **more}
+    return load_settings(values, env={})
+
+
+def catalog_rows(settings: Settings) -> dict[str, str]:
+    with Catalog(settings.effective_database_url) as cat, cat.engine.connect() as conn:
+        return dict(conn.execute(select(CaptureRow.url_ts, CaptureRow.path)).all())
+
+
+def test_a_day_is_archived_and_recorded_in_the_ledger_without_a_browser(
+    replica: Replica, tmp_path: Path
+) -> None:
+    settings = settings_for(replica, tmp_path / "data")
+    page = ListedPage(replica, settings)
+    collector = Collector(settings, discoverer=page)
+    collector.open_catalog()
+    summary = collector.run([("in_gate", DAY)])
+    collector.close()
+    expected = replica.expected("in_gate", DAY)
+    assert summary.ok and summary.new == len(expected) and page.pages == [("in_gate", DAY)]
+    rows = catalog_rows(settings)
+    for stamp, _variant, body in expected:
+        assert (settings.data_dir / rows[stamp]).read_bytes() == body
+    with Catalog(settings.effective_database_url) as cat:
+        (state,) = Ledger(cat, "apm", settings.zones).days(["in_gate"])
+    assert (state.listed, state.stored, state.missing) == (len(expected), len(expected), 0)
+    assert state.settled  # read long after the day ended
+
+
+def test_an_interrupted_run_cancels_its_queue_and_keeps_what_it_stored(
+    replica: Replica, tmp_path: Path
+) -> None:
+    replica.cdn_latency = 0.2  # a long queue: 4 at a time, 0.2 s each
+    settings = settings_for(replica, tmp_path / "data", concurrency=4)
+    page = ListedPage(replica, settings, stop_after=1)
+    collector = Collector(settings, discoverer=page)
+    collector.open_catalog()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        collector.run([("in_gate", DAY), ("in_gate", date(2025, 9, 6))])
+    stopped = time.monotonic() - started
+    collector.close()
+    queued = len(replica.expected("in_gate", DAY))
+    assert stopped < 3.0 + 2.0, stopped  # the grace time and a little: not the whole queue
+    rows = catalog_rows(settings)
+    files = {str(p.relative_to(settings.data_dir)) for p in settings.images_dir.rglob("*.jpg")}
+    assert 0 < len(rows) < queued  # what finished is cataloged, the rest was cancelled
+    assert files == set(rows.values())
+    # The next run gets the rest.
+    replica.cdn_latency = 0.0
+    again = Collector(settings, discoverer=ListedPage(replica, settings))
+    again.open_catalog()
+    summary = again.run([("in_gate", DAY)])
+    again.close()
+    assert summary.ok and summary.new == queued - len(rows)
+    assert len(catalog_rows(settings)) == queued
