@@ -34,10 +34,6 @@ def parse_range(text: str, today: date) -> tuple[date, date]:
     return first, last
 
 
-def check_streams(settings: Settings, streams: Sequence[str]) -> tuple[str, ...]:
-    return settings.pick_streams(streams)
-
-
 def run_fetch(
     settings: Settings,
     streams: Sequence[str] = (),
@@ -51,7 +47,7 @@ def run_fetch(
 ) -> Summary:
     """Fetch what is recent (fetch_plan); pass an open catalog (or why there is none) or let
     it open one. before_write runs before each catalog write (the runner's lock check)."""
-    chosen = check_streams(settings, streams)
+    chosen = settings.pick_streams(streams)
     if max_days is not None and max_days < 1:
         raise UsageError("--max-days must be at least 1")
     settings.browser_paths()  # a missing browser is a usage error, found before any work
@@ -80,7 +76,7 @@ def run_backfill(
 ) -> Summary:
     """Read the days first..last again, or with `gaps` exactly the days the gap report
     lists as incomplete."""
-    chosen = check_streams(settings, streams)
+    chosen = settings.pick_streams(streams)
     settings.browser_paths()
     collector = Collector(settings, reporter, before_write, summary)
     try:
@@ -117,7 +113,7 @@ def _recorded(
 ) -> Summary:
     """Run a collect job locked, journaled, alerting, with metrics (as the CLI and timer do).
     The journal gets the counts of what the job did even when it is interrupted."""
-    chosen = check_streams(settings, streams)
+    chosen = settings.pick_streams(streams)
     settings.browser_paths()
     summary = Summary()
     with Archive(settings) as archive, archive.run(command, chosen, wait, metrics_file) as ctx:
