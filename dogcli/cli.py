@@ -389,6 +389,55 @@ def verify(
     raise typer.Exit(ExitStatus.OK if report.ok else ExitStatus.FAILURE)
 
 
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="csv|jsonl|parquet", help="Output format.")
+    ] = "csv",
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="YYYY-MM-DD", help="From this local day (inclusive)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="YYYY-MM-DD", help="To this local day (inclusive)."),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", "-s", help="Only this stream (repeatable); default all."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write this file (atomically); default stdout."),
+    ] = None,
+) -> None:
+    """One row per cataloged capture, oldest first: terminal, stream, captured_at (UTC),
+    day (site time), variant, path (in the data dir), bytes, sha256. Parquet needs
+    `pip install 'dogcli[parquet]'`."""
+    from dogcli.jobs.export import export_captures, parse_request
+
+    state = _state(ctx)
+    request = parse_request(fmt, since, until, stream or ())
+    settings = state.settings()
+    try:
+        result = export_captures(settings, request, output, sys.stdout.buffer)
+    except BrokenPipeError:  # `dogcli export | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(ExitStatus.OK) from None
+    if result.no_archive:
+        from dogcli.reports.looking import no_archive_note
+
+        if (note := no_archive_note(settings)) is not None:
+            state.console.note(note)
+    where = str(output) if output is not None else "stdout"
+    state.console.note(
+        f"exported {result.rows} captures ({request.format}) to {where} in {result.seconds:.1f}s"
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the catalog or bring its schema to the newest revision."""
