@@ -158,6 +158,10 @@ WaitOpt = Annotated[
         "--wait", min=0, max=86400, help="Seconds to wait for another run to finish (else exit 75)."
     ),
 ]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="The summary as one JSON object on stdout (messages on stderr)."),
+]
 MetricsOpt = Annotated[
     Path | None,
     typer.Option("--metrics-file", help="Write Prometheus metrics here (DOGCLI_METRICS_FILE)."),
@@ -179,6 +183,7 @@ def fetch(
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fetch what is recent: today, every day of the catch-up window that has not settled,
     and the captures the ledger still wants (DOGCLI_CATCHUP_DAYS, DOGCLI_SETTLE_HOURS)."""
@@ -191,7 +196,7 @@ def fetch(
         summary = fetch_command(settings, stream or (), max_days, reporter, wait)
     finally:
         reporter.close()
-    _finish(state, "fetch", summary)
+    _finish(state, "fetch", summary, as_json)
 
 
 @app.command()
@@ -210,6 +215,7 @@ def backfill(
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fetch every capture of past days (a range, or the incomplete ones with --gaps)."""
     from dogcli.jobs.fetch import backfill_command, parse_range, site_today
@@ -224,11 +230,14 @@ def backfill(
         summary = backfill_command(settings, first, last, stream or (), reporter, wait, gaps=gaps)
     finally:
         reporter.close()
-    _finish(state, "backfill", summary)
+    _finish(state, "backfill", summary, as_json)
 
 
-def _finish(state: State, command: str, summary: Any) -> NoReturn:
-    state.console.summary(f"{command}: {summary.line()}")
+def _finish(state: State, command: str, summary: Any, as_json: bool = False) -> NoReturn:
+    if as_json:
+        print(json.dumps(summary.as_json(command), indent=2), flush=True)
+    else:
+        state.console.summary(f"{command}: {summary.line()}")
     for failure in summary.failures[:20]:
         state.console.error_line(f"failed: {failure}")
     if len(summary.failures) > 20:
@@ -250,6 +259,7 @@ def cleanup(
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Delete captures older than the retention: files and catalog rows together."""
     from dogcli.jobs.cleanup import cleanup_command
@@ -257,7 +267,10 @@ def cleanup(
     state = _state(ctx)
     settings = state.settings(retention_days=retention_days, metrics_file=metrics_file)
     result = cleanup_command(settings, None, dry_run, max_disk_percent, wait)
-    state.console.summary(f"cleanup: {result.line()}")
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2), flush=True)
+    else:
+        state.console.summary(f"cleanup: {result.line()}")
 
 
 @app.command()
