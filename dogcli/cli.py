@@ -83,6 +83,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Catalog database maintenance.", no_args_is_help=True, cls=DogcliGroup)
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(
+    help="The effective settings, and a starter settings file.", no_args_is_help=True,
+    cls=DogcliGroup,
+)  # fmt: skip
+app.add_typer(config_app, name="config")
 
 log = logging.getLogger("dogcli")
 
@@ -461,6 +466,38 @@ def db_upgrade(ctx: typer.Context) -> None:
     state.console.summary(
         f"catalog upgraded to revision {current}" if changed else f"catalog at revision {current}"
     )
+
+
+@config_app.command("show")
+def config_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Every setting's effective value (passwords masked) and where it came from: default,
+    the TOML file, an environment variable or an option."""
+    from dogcli.jobs.config import config_report
+
+    state = _state(ctx)
+    report = config_report(state.overrides, state.config)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        state.console.config_table(report)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write it (default: $XDG_CONFIG_HOME/dogcli/config.toml)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter TOML file: every setting at its default, commented out."""
+    from dogcli.jobs.config import init_config
+
+    written = init_config(path, force)
+    print(f"wrote {written}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
