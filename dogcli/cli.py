@@ -56,6 +56,41 @@ def _unset_options_need_no_coercion() -> None:
 _unset_options_need_no_coercion()
 
 
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_named_shell: list[str] = []  # the shell named after --show/--install-completion, if any
+
+
+def _completion_shell() -> str | None:
+    """typer finds the shell for --show/--install-completion among the process's ancestors
+    (shellingham) and takes no name. Here a shell named after the option wins
+    (`dogcli --show-completion zsh` from bash), and $SHELL stands in when no ancestor is a
+    shell (cron, CI, `docker exec`), where typer printed nothing useful."""
+    import os
+
+    if _named_shell:
+        return _named_shell[-1]
+    try:
+        import shellingham
+
+        return str(shellingham.detect_shell()[0]).lower()
+    except Exception:  # shellingham.ShellDetectionFailure, or no shellingham
+        name = os.path.basename(os.environ.get("SHELL", "")).lower()
+        return name or None
+
+
+def _completion_names_its_shell() -> None:
+    """Put _completion_shell in typer's place (typer is pinned: tests/test_completion.py)."""
+    import typer.completion
+
+    shared = sys.modules.get("typer._completion_shared")
+    for module in (typer.completion, shared):
+        if module is not None and hasattr(module, "_get_shell_name"):
+            setattr(module, "_get_shell_name", _completion_shell)  # noqa: B010
+
+
+_completion_names_its_shell()
+
+
 class DogcliGroup(TyperGroup):
     """Turns DogcliError into one line on stderr and its exit code, for main() and CliRunner."""
 
@@ -76,7 +111,7 @@ app = typer.Typer(
     cls=DogcliGroup,
     help="Archive DrayDog gate-camera images to local disk, with a queryable catalog.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -410,9 +445,10 @@ def verify(
 @app.command()
 def export(
     ctx: typer.Context,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", metavar="csv|jsonl|parquet", help="Output format.")
-    ] = "csv",
+    fmt: Annotated[  # None, not "csv": a default would be coerced through pydantic
+        str | None,
+        typer.Option("--format", "-f", metavar="csv|jsonl|parquet", help="Output format [csv]."),
+    ] = None,
     since: Annotated[
         str | None,
         typer.Option("--since", metavar="YYYY-MM-DD", help="From this local day (inclusive)."),
@@ -436,7 +472,7 @@ def export(
     from dogcli.jobs.export import export_captures, parse_request
 
     state = _state(ctx)
-    request = parse_request(fmt, since, until, stream or ())
+    request = parse_request(fmt or "csv", since, until, stream or ())
     settings = state.settings()
     try:
         result = export_captures(settings, request, output, sys.stdout.buffer)
@@ -503,8 +539,13 @@ def config_init(
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every failure becomes one line on stderr and an exit code."""
     _stop_on_sigterm()
+    args = _global_flags_first(argv)
+    if args[:1] in (["--show-completion"], ["--install-completion"]) and (
+        args[1:2] and args[1] in COMPLETION_SHELLS
+    ):
+        _named_shell.append(args.pop(1))
     try:
-        code = app(args=_global_flags_first(argv), prog_name="dogcli", standalone_mode=False)
+        code = app(args=args, prog_name="dogcli", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(exc.format_message(), file=sys.stderr)
