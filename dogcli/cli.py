@@ -56,6 +56,41 @@ def _unset_options_need_no_coercion() -> None:
 _unset_options_need_no_coercion()
 
 
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+_named_shell: list[str] = []  # the shell named after --show/--install-completion, if any
+
+
+def _completion_shell() -> str | None:
+    """typer finds the shell for --show/--install-completion among the process's ancestors
+    (shellingham) and takes no name. Here a shell named after the option wins
+    (`dogcli --show-completion zsh` from bash), and $SHELL stands in when no ancestor is a
+    shell (cron, CI, `docker exec`), where typer printed nothing useful."""
+    import os
+
+    if _named_shell:
+        return _named_shell[-1]
+    try:
+        import shellingham
+
+        return str(shellingham.detect_shell()[0]).lower()
+    except Exception:  # shellingham.ShellDetectionFailure, or no shellingham
+        name = os.path.basename(os.environ.get("SHELL", "")).lower()
+        return name or None
+
+
+def _completion_names_its_shell() -> None:
+    """Put _completion_shell in typer's place (typer is pinned: tests/test_completion.py)."""
+    import typer.completion
+
+    shared = sys.modules.get("typer._completion_shared")
+    for module in (typer.completion, shared):
+        if module is not None and hasattr(module, "_get_shell_name"):
+            setattr(module, "_get_shell_name", _completion_shell)  # noqa: B010
+
+
+_completion_names_its_shell()
+
+
 class DogcliGroup(TyperGroup):
     """Turns DogcliError into one line on stderr and its exit code, for main() and CliRunner."""
 
@@ -76,13 +111,18 @@ app = typer.Typer(
     cls=DogcliGroup,
     help="Archive DrayDog gate-camera images to local disk, with a queryable catalog.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 db_app = typer.Typer(help="Catalog database maintenance.", no_args_is_help=True, cls=DogcliGroup)
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(
+    help="The effective settings, and a starter settings file.", no_args_is_help=True,
+    cls=DogcliGroup,
+)  # fmt: skip
+app.add_typer(config_app, name="config")
 
 log = logging.getLogger("dogcli")
 
@@ -158,6 +198,10 @@ WaitOpt = Annotated[
         "--wait", min=0, max=86400, help="Seconds to wait for another run to finish (else exit 75)."
     ),
 ]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="The summary as one JSON object on stdout (messages on stderr)."),
+]
 MetricsOpt = Annotated[
     Path | None,
     typer.Option("--metrics-file", help="Write Prometheus metrics here (DOGCLI_METRICS_FILE)."),
@@ -179,6 +223,7 @@ def fetch(
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fetch what is recent: today, every day of the catch-up window that has not settled,
     and the captures the ledger still wants (DOGCLI_CATCHUP_DAYS, DOGCLI_SETTLE_HOURS)."""
@@ -191,7 +236,7 @@ def fetch(
         summary = fetch_command(settings, stream or (), max_days, reporter, wait)
     finally:
         reporter.close()
-    _finish(state, "fetch", summary)
+    _finish(state, "fetch", summary, as_json)
 
 
 @app.command()
@@ -210,6 +255,7 @@ def backfill(
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fetch every capture of past days (a range, or the incomplete ones with --gaps)."""
     from dogcli.jobs.fetch import backfill_command, parse_range, site_today
@@ -224,11 +270,14 @@ def backfill(
         summary = backfill_command(settings, first, last, stream or (), reporter, wait, gaps=gaps)
     finally:
         reporter.close()
-    _finish(state, "backfill", summary)
+    _finish(state, "backfill", summary, as_json)
 
 
-def _finish(state: State, command: str, summary: Any) -> NoReturn:
-    state.console.summary(f"{command}: {summary.line()}")
+def _finish(state: State, command: str, summary: Any, as_json: bool = False) -> NoReturn:
+    if as_json:
+        print(json.dumps(summary.as_json(command), indent=2), flush=True)
+    else:
+        state.console.summary(f"{command}: {summary.line()}")
     for failure in summary.failures[:20]:
         state.console.error_line(f"failed: {failure}")
     if len(summary.failures) > 20:
@@ -250,6 +299,7 @@ def cleanup(
     ] = None,
     wait: WaitOpt = 0.0,
     metrics_file: MetricsOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Delete captures older than the retention: files and catalog rows together."""
     from dogcli.jobs.cleanup import cleanup_command
@@ -257,7 +307,10 @@ def cleanup(
     state = _state(ctx)
     settings = state.settings(retention_days=retention_days, metrics_file=metrics_file)
     result = cleanup_command(settings, None, dry_run, max_disk_percent, wait)
-    state.console.summary(f"cleanup: {result.line()}")
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2), flush=True)
+    else:
+        state.console.summary(f"cleanup: {result.line()}")
 
 
 @app.command()
@@ -387,6 +440,56 @@ def verify(
     raise typer.Exit(ExitStatus.OK if report.ok else ExitStatus.FAILURE)
 
 
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: Annotated[  # None, not "csv": a default would be coerced through pydantic
+        str | None,
+        typer.Option("--format", "-f", metavar="csv|jsonl|parquet", help="Output format [csv]."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="YYYY-MM-DD", help="From this local day (inclusive)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="YYYY-MM-DD", help="To this local day (inclusive)."),
+    ] = None,
+    stream: Annotated[
+        list[str] | None,
+        typer.Option("--stream", "-s", help="Only this stream (repeatable); default all."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write this file (atomically); default stdout."),
+    ] = None,
+) -> None:
+    """One row per cataloged capture, oldest first: terminal, stream, captured_at (UTC),
+    day (site time), variant, path (in the data dir), bytes, sha256. Parquet needs
+    `pip install 'dogcli[parquet]'`."""
+    from dogcli.jobs.export import export_captures, parse_request
+
+    state = _state(ctx)
+    request = parse_request(fmt or "csv", since, until, stream or ())
+    settings = state.settings()
+    try:
+        result = export_captures(settings, request, output, sys.stdout.buffer)
+    except BrokenPipeError:  # `dogcli export | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(ExitStatus.OK) from None
+    if result.no_archive:
+        from dogcli.reports.looking import no_archive_note
+
+        if (note := no_archive_note(settings)) is not None:
+            state.console.note(note)
+    where = str(output) if output is not None else "stdout"
+    state.console.note(
+        f"exported {result.rows} captures ({request.format}) to {where} in {result.seconds:.1f}s"
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the catalog or bring its schema to the newest revision."""
@@ -399,11 +502,48 @@ def db_upgrade(ctx: typer.Context) -> None:
     )
 
 
+@config_app.command("show")
+def config_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Every setting's effective value (passwords masked) and where it came from: default,
+    the TOML file, an environment variable or an option."""
+    from dogcli.jobs.config import config_report
+
+    state = _state(ctx)
+    report = config_report(state.overrides, state.config)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        state.console.config_table(report)
+
+
+@config_app.command("init")
+def config_init(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Where to write it (default: $XDG_CONFIG_HOME/dogcli/config.toml)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter TOML file: every setting at its default, commented out."""
+    from dogcli.jobs.config import init_config
+
+    written = init_config(path, force)
+    print(f"wrote {written}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every failure becomes one line on stderr and an exit code."""
     _stop_on_sigterm()
+    args = _global_flags_first(argv)
+    if args[:1] in (["--show-completion"], ["--install-completion"]) and (
+        args[1:2] and args[1] in COMPLETION_SHELLS
+    ):
+        _named_shell.append(args.pop(1))
     try:
-        code = app(args=_global_flags_first(argv), prog_name="dogcli", standalone_mode=False)
+        code = app(args=args, prog_name="dogcli", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(exc.format_message(), file=sys.stderr)

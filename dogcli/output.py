@@ -63,6 +63,15 @@ class Console:
     def error_line(self, line: str) -> None:
         print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
 
+    def config_table(self, report: Any) -> None:
+        """setting, value, source: plain aligned columns (read by people and grep alike)."""
+        where = str(report.config_file) if report.config_file else "none"
+        print(f"# config file: {where}")
+        rows = [(e.key, e.shown(), f"{e.source} {e.origin}".strip()) for e in report.entries]
+        width = [max(len(r[i]) for r in rows) for i in range(2)]
+        for key, value, source in rows:
+            print(f"{key:<{width[0]}}  {redact_url(value):<{width[1]}}  {source}".rstrip())
+
     def stats_table(self, report: dict[str, Any]) -> None:
         from rich import box
         from rich.table import Table

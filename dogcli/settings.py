@@ -279,15 +279,52 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return {str(k).replace("-", "_").lower(): v for k, v in table.items()}
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a setting's value came from: `kind` is default, file, env or option; `name` the
+    file's path, the variable or the option (empty for a default)."""
+
+    kind: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.kind if not self.name else f"{self.kind} {self.name}"
+
+
+DEFAULT = Source("default")
+# DOGCLI_* variables that are not settings, so not misspellings of one.
+OTHER_VARIABLES = frozenset({"DOGCLI_CONFIG", "DOGCLI_TEST_DATABASE_URL"})
+_warned: set[str] = set()
+
+
+def env_name(key: str) -> str:
+    return ENV_PREFIX + key.upper()
+
+
+def config_file(config: Path | None = None, env: dict[str, str] | None = None) -> Path | None:
+    """The TOML file load_settings reads (None: none)."""
+    return _config_file(config, dict(os.environ) if env is None else env)
+
+
 def load_settings(
     overrides: dict[str, Any] | None = None,
     config: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
     """Merge every source and validate; raises SettingsError with a one-line message."""
+    return load_settings_with_sources(overrides, config, env)[0]
+
+
+def load_settings_with_sources(
+    overrides: dict[str, Any] | None = None,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[Settings, dict[str, Source]]:
+    """load_settings, and for every setting where its value came from."""
     env = dict(os.environ) if env is None else env
     known = PARSERS
     raw: dict[str, tuple[str, Any]] = {}
+    sources = dict.fromkeys(known, DEFAULT)
 
     path = _config_file(config, env)
     if path is not None:
@@ -295,13 +332,18 @@ def load_settings(
             if key not in known:
                 raise SettingsError(f"config file {path}: unknown setting {key!r}")
             raw[key] = (f"{key} (in {path.name})", value)
+            sources[key] = Source("file", str(path))
     for key in known:
-        env_key = ENV_PREFIX + key.upper()
+        env_key = env_name(key)
         if env.get(env_key, "") != "":
             raw[key] = (env_key, env[env_key])
+            sources[key] = Source("env", env_key)
     for key, value in (overrides or {}).items():
         if value is not None:
-            raw[key] = ("--" + key.replace("_", "-"), value)
+            option = "--" + key.replace("_", "-")
+            raw[key] = (option, value)
+            sources[key] = Source("option", option)
+    _warn_unknown_variables(env)
 
     values = {key: known[key](label, value) for key, (label, value) in raw.items()}
     settings = dataclasses.replace(Settings(), **values)
@@ -309,4 +351,36 @@ def load_settings(
         raise SettingsError("DOGCLI_DISK_WARN_PERCENT must not exceed DOGCLI_DISK_CRIT_PERCENT")
     if settings.stale_warn_minutes > settings.stale_crit_minutes:
         raise SettingsError("DOGCLI_STALE_WARN_MINUTES must not exceed DOGCLI_STALE_CRIT_MINUTES")
-    return settings
+    return settings, sources
+
+
+def unknown_variables(env: dict[str, str]) -> list[tuple[str, str | None]]:
+    """(variable, the closest setting's variable or None) for each DOGCLI_* variable that
+    is no setting: a misspelled one would otherwise be ignored without a word."""
+    import difflib
+
+    names = [env_name(key) for key in PARSERS]
+    found = []
+    for variable in sorted(env):
+        if not variable.startswith(ENV_PREFIX) or variable in OTHER_VARIABLES:
+            continue
+        if variable in names:
+            continue
+        # Compared without the prefix, which every name shares and would make all look alike.
+        suffix = variable[len(ENV_PREFIX) :].lower()
+        close = difflib.get_close_matches(suffix, list(PARSERS), n=1, cutoff=0.7)
+        found.append((variable, env_name(close[0]) if close else None))
+    return found
+
+
+def _warn_unknown_variables(env: dict[str, str]) -> None:
+    import logging
+
+    for variable, close in unknown_variables(env):
+        if variable in _warned:
+            continue
+        _warned.add(variable)
+        hint = f"; did you mean {close}?" if close else ""
+        logging.getLogger("dogcli.settings").warning(
+            "warning: %s is not a dogcli setting, ignored%s", variable, hint
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -42,6 +42,19 @@ def _to_db(value: datetime) -> datetime:
 
 
 REPLACED_COLUMNS = ("variant", "path", "bytes", "sha256", "source_url", "downloaded_at")
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    """A cataloged capture as export reads it."""
+
+    terminal: str
+    stream: str
+    captured_at: datetime  # UTC, aware
+    variant: str
+    path: str  # relative to the data dir
+    bytes: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -191,6 +204,58 @@ class Catalog:
             with self.engine.connect() as conn:
                 value = conn.execute(query).scalar()
                 return as_utc(value) if value is not None else None
+
+        return self.retry(run)
+
+    def iter_captures(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        streams: Sequence[str] = (),
+        batch_size: int = 5000,
+    ) -> Iterator[list[CaptureRecord]]:
+        """Every capture taken in [start, end), oldest first, in batches. Keyset pagination on
+        (captured_at, id): each batch is one short indexed query (retried on its own), so
+        memory stays one batch whatever the catalog holds and no transaction stays open
+        while the caller writes."""
+        at = CaptureRow.captured_at
+        cols = (CaptureRow.id, CaptureRow.terminal, CaptureRow.stream, at, CaptureRow.variant,
+                CaptureRow.path, CaptureRow.bytes, CaptureRow.sha256)  # fmt: skip
+        base = select(*cols).order_by(at, CaptureRow.id).limit(batch_size)
+        if start is not None:
+            base = base.where(at >= _to_db(start))
+        if end is not None:
+            base = base.where(at < _to_db(end))
+        if streams:
+            base = base.where(CaptureRow.stream.in_(list(streams)))
+        after: tuple[datetime, int] | None = None
+        while True:
+            query = base
+            if after is not None:
+                # Spelled out rather than a row value: both dialects use the index for it.
+                query = query.where(
+                    (at > after[0]) | ((at == after[0]) & (CaptureRow.id > after[1]))
+                )
+
+            def run(query: Any = query) -> list[Any]:
+                with self.engine.connect() as conn:
+                    return list(conn.execute(query))
+
+            rows = self.retry(run)
+            if not rows:
+                return
+            yield [
+                CaptureRecord(str(t), str(s), as_utc(c), str(v), str(p), int(b), str(h))
+                for _i, t, s, c, v, p, b, h in rows
+            ]
+            if len(rows) < batch_size:
+                return
+            after = (rows[-1][3], int(rows[-1][0]))
+
+    def count_captures(self) -> int:
+        def run() -> int:
+            with self.engine.connect() as conn:
+                return int(conn.execute(select(func.count()).select_from(CaptureRow)).scalar_one())
 
         return self.retry(run)
 

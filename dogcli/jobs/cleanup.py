@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 from dogcli import clock
 from dogcli.archive import Archive
@@ -55,6 +56,33 @@ class CleanupResult:
         if self.disk_percent_after is not None:
             text += f"; disk {self.disk_percent_before:.1f}% -> {self.disk_percent_after:.1f}%"
         return f"{text}, {self.seconds:.1f}s"
+
+    def as_json(self) -> dict[str, Any]:
+        """What `--json` prints; the counts fetch and backfill share are there too (0)."""
+        return {
+            "command": "cleanup",
+            "outcome": "ok" if self.ok else "failed",
+            "dry_run": self.dry_run,
+            "cutoff": self.cutoff.isoformat(),
+            "found": 0,
+            "new": 0,
+            "downloaded": 0,
+            "thumbnail": 0,
+            "already_had": 0,
+            "failed": 0 if self.ok else 1,
+            "deleted": self.deleted,
+            "bytes": self.bytes,
+            "orphans": self.orphans,
+            "folders": self.folders,
+            "disk_percent_before": _round(self.disk_percent_before),
+            "disk_percent_after": _round(self.disk_percent_after),
+            "seconds": round(self.seconds, 3),
+            "failures": [self.error] if self.error else [],
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _mib(size: int) -> str:

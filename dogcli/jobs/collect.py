@@ -150,6 +150,29 @@ class Summary:
         parts.append(f"{self.seconds:.1f}s")
         return ", ".join(parts)
 
+    def as_json(self, command: str) -> dict[str, Any]:
+        """What `--json` prints: the counts of line() and every failure."""
+        return {
+            "command": command,
+            "outcome": self.outcome,
+            "found": self.found,
+            "new": self.new,
+            "downloaded": self.downloaded,
+            "full": self.full,
+            "thumbnail": self.thumbnail,
+            "already_had": self.already,
+            "failed": self.failed,
+            "deleted": 0,
+            "recovered": self.recovered,
+            "retried": self.retried,
+            "upgraded": self.upgraded,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            "no_camera": list(self.no_camera),
+            "failures": list(self.failures),
+            "errors": list(self.errors),
+        }
+
 
 def site_today(settings: Settings, now: datetime | None = None) -> date:
     return (now or clock.now()).astimezone(settings.tz).date()
