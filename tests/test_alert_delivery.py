@@ -307,7 +307,7 @@ def test_settings_refuse_junk_in_one_line(value: str, message: str, cli: Any) ->
 
 
 def test_help_does_not_import_apprise(tmp_path: Path) -> None:
-    """apprise costs about 0.2 s to load: only a run that sends an alert pays it."""
+    """apprise is slow to load (README, Alerts): only a run that sends an alert pays for it."""
     probe = (
         "import sys\nfrom dogcli.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
