@@ -2,7 +2,7 @@
 
 An unreachable target is logged and never fails the run. State lives in
 {DATA_DIR}/.alerts.json so that a failing fetch every 10 minutes alerts once. apprise is
-imported only when an alert goes out: loading its plugins is slow (README, Alerts).
+imported only where alert URLs are set: loading its plugins is slow (README, Alerts).
 """
 
 from __future__ import annotations
