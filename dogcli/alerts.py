@@ -1,28 +1,27 @@
-"""Alerts on a change of state (failure, then recovery), to webhooks and SMTP.
+"""Alerts on a change of state (failure, then recovery) through apprise, and the heartbeat.
 
 An unreachable target is logged and never fails the run. State lives in
-{DATA_DIR}/.alerts.json so that a failing fetch every 10 minutes alerts once.
+{DATA_DIR}/.alerts.json so that a failing fetch every 10 minutes alerts once. apprise is
+imported only where alert URLs are set: loading its plugins is slow (README, Alerts).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import smtplib
-import socket
-import ssl
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from types import TracebackType
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from dogcli import __version__
 from dogcli.redact import redact_url
+from dogcli.settings import HOST_SCHEMES, alert_service, alert_target_name
 from dogcli.storage import write_file_atomic
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".alerts.json"
-TIMEOUT = 10.0
+PING_TIMEOUT = (3.05, 5.0)  # connect, read: a heartbeat must never hold up the run
+PING_BODY_LIMIT = 10_000  # healthchecks.io keeps the first 100 kB of a body
 
 
 def _load_state(path: Path) -> dict[str, str]:
@@ -62,67 +61,106 @@ def notify_change(
     return kind
 
 
+class _AppriseSaid(logging.Handler):
+    """What apprise said while delivering: its last warning is why a delivery failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.last = record.getMessage()
+        except Exception:
+            self.last = str(record.msg)
+
+    def __enter__(self) -> _AppriseSaid:
+        logging.getLogger("apprise").addHandler(self)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        logging.getLogger("apprise").removeHandler(self)
+
+
 def send(urls: tuple[str, ...], subject: str, body: str, kind: str) -> int:
     """Deliver to every target; returns how many took it. Failures are logged, never raised."""
+    from apprise import NotifyType
+
+    notify_type = NotifyType.FAILURE if kind == "failure" else NotifyType.SUCCESS
     delivered = 0
     for url in urls:
         try:
-            scheme = urlsplit(url).scheme.lower()
-            if scheme in ("http", "https"):
-                _webhook(url, subject, body, kind)
-            elif scheme in ("smtp", "smtps"):
-                _email(url, subject, body)
-            else:
-                raise ValueError(f"unsupported alert target {scheme}://")
+            service = alert_service(url)
+            if service is None:
+                raise ValueError("not a URL apprise can use")
+            with _AppriseSaid() as said:
+                ok = service.notify(body=body, title=subject, notify_type=notify_type)
+            if not ok:
+                raise RuntimeError(said.last or "not delivered")
             delivered += 1
         except Exception as exc:
-            log.warning("alert to %s failed: %s", _target(url), redact_url(str(exc)) or type(exc))
+            reason = scrub(str(exc), url) or type(exc).__name__
+            log.warning("alert to %s failed: %s", alert_target_name(url), reason)
     return delivered
 
 
-def _target(url: str) -> str:
+def scrub(text: str, url: str) -> str:
+    """text without any secret part of url: its user and password, its path and query values
+    (webhook tokens live there), and its host where that is a token (tgram://TOKEN/…)."""
+    try:
+        parts = urlsplit(url)
+        pieces = {parts.username or "", parts.password or ""}
+        if parts.scheme.lower() not in HOST_SCHEMES:
+            pieces |= {parts.netloc, parts.hostname or ""}
+        pieces |= set(parts.path.split("/"))
+        pieces |= {value for _key, value in parse_qsl(parts.query)}
+    except ValueError:
+        return "(reason withheld)"
+    pieces |= {unquote(piece) for piece in pieces}
+    for piece in sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return redact_url(text)
+
+
+# -- the heartbeat ---------------------------------------------------------------------------------
+
+PING_PATHS = {"start": "/start", "success": "/0", "fail": "/fail"}
+
+
+def ping_url(url: str, event: str, run_id: str = "") -> str:
+    """healthchecks.io's convention: URL/start, URL/0 (success), URL/fail; `rid` pairs a
+    start with its end when two runs share one check."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if run_id:
+        query.append(("rid", run_id))
+    path = parts.path.rstrip("/") + PING_PATHS[event]
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
 
 
-def _webhook(url: str, subject: str, body: str, kind: str) -> None:
+def ping(url: str, event: str, body: str = "", run_id: str = "") -> bool:
+    """One heartbeat ping; True when the receiver took it. Never raises, never logs more of
+    the URL than its host (the rest is the check's secret key)."""
     import requests
 
-    payload: dict[str, Any] = {
-        "text": f"{subject}\n{body}",
-        "subject": subject,
-        "body": body,
-        "status": kind,
-        "host": socket.gethostname(),
-        "source": f"dogcli/{__version__}",
-    }
-    response = requests.post(url, json=payload, timeout=TIMEOUT)
-    response.raise_for_status()
-
-
-def _email(url: str, subject: str, body: str) -> None:
-    """smtp[s]://[user:password@]host[:port]?to=a@x,b@y[&from=dogcli@host][&starttls=yes]"""
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    recipients = [r.strip() for r in query.get("to", "").split(",") if r.strip()]
-    if not recipients or not parts.hostname:
-        raise ValueError("an smtp alert target needs a host and ?to=ADDRESS")
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = query.get("from") or f"dogcli@{socket.gethostname()}"
-    message["To"] = ", ".join(recipients)
-    message.set_content(body + "\n")
-    implicit_tls = parts.scheme.lower() == "smtps"
-    port = parts.port or (465 if implicit_tls else 25)
-    smtp: smtplib.SMTP
-    if implicit_tls:
-        smtp = smtplib.SMTP_SSL(parts.hostname, port, timeout=TIMEOUT,
-                                context=ssl.create_default_context())  # fmt: skip
-    else:
-        smtp = smtplib.SMTP(parts.hostname, port, timeout=TIMEOUT)
-    with smtp:
-        if not implicit_tls and query.get("starttls", "").lower() in ("1", "yes", "true"):
-            smtp.starttls(context=ssl.create_default_context())
-        if parts.username:
-            smtp.login(unquote(parts.username), unquote(parts.password or ""))
-        smtp.send_message(message)
+    host = urlsplit(url).hostname or ""
+    try:
+        response = requests.post(
+            ping_url(url, event, run_id),
+            data=body[:PING_BODY_LIMIT].encode(),
+            headers={"User-Agent": f"dogcli/{__version__}",
+                     "Content-Type": "text/plain; charset=utf-8"},
+            timeout=PING_TIMEOUT,
+        )  # fmt: skip
+    except requests.Timeout:
+        log.warning("heartbeat %s to %s failed: timed out", event, host)
+        return False
+    except Exception as exc:  # requests' messages quote the whole URL: name only the kind
+        log.warning("heartbeat %s to %s failed: %s", event, host, type(exc).__name__)
+        return False
+    if response.status_code >= 300:
+        log.warning("heartbeat %s to %s failed: HTTP %d", event, host, response.status_code)
+        return False
+    return True

@@ -10,6 +10,7 @@ so they ask `missing()` first and report "no archive yet" instead.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from dogcli.settings import Settings
 from dogcli.storage import Storage
 
 log = logging.getLogger(__name__)
+PINGED = ("fetch", "backfill", "cleanup")
 REBUILD_HINT = "; move it aside, then `dogcli verify --repair` catalogs the images again"
 
 
@@ -49,6 +51,18 @@ def quietly(what: str, action: Callable[[], Any]) -> Any:
         return None
 
 
+def run_summary(run: Run) -> str:
+    """What an alert and a heartbeat say about a run: counts, then the error if any."""
+    if run.command == "cleanup":
+        counts = f"deleted {run.deleted}, {run.bytes} bytes"
+    else:
+        counts = f"found {run.found}, new {run.new}, failed {run.failed}"
+    seconds = f" in {run.seconds:.1f} s" if run.seconds is not None else ""
+    return f"{run.command} on {run.host}: {run.outcome}{seconds}; {counts}" + (
+        f"\n{run.error}" if run.error else ""
+    )
+
+
 class Archive:
     """The data dir and its catalog. The catalog is opened (and migrated) at most once."""
 
@@ -57,6 +71,7 @@ class Archive:
         self.storage = Storage(settings.data_dir)
         self._catalog: Catalog | None = None
         self.catalog_error = ""
+        self._run_id = ""  # pairs a heartbeat's start with its end
 
     def __enter__(self) -> Archive:
         return self
@@ -138,6 +153,7 @@ class Archive:
         journal = RunJournal(catalog) if catalog is not None else None
         try:
             with self._locked(catalog, wait, run, journal) as lock:
+                self.heartbeat(run, "start")
                 if journal:
                     quietly("run journal", lambda: journal.start(run))
                 try:
@@ -190,13 +206,12 @@ class Archive:
             yield held
 
     def _after(self, run: Run, catalog: Catalog | None, metrics_file: Path | None) -> None:
-        if run.command == "fetch" and run.outcome not in ("skipped", "running"):
-            body = (
-                f"{run.command} on {run.host}: {run.outcome}; found {run.found}, "
-                f"new {run.new}, failed {run.failed}" + (f"\n{run.error}" if run.error else "")
-            )
+        if run.outcome not in ("skipped", "running"):
             failing = run.outcome == "failed"
-            self.alert("fetch", failing, "fetch failed" if failing else "fetch", body)
+            if run.command == "fetch":
+                subject = "fetch failed" if failing else "fetch"
+                self.alert("fetch", failing, subject, run_summary(run))
+            self.heartbeat(run, "fail" if failing else "success")
         path = metrics_file or self.settings.metrics_file
         if path is not None and catalog is not None:
             self.write_metrics(path)
@@ -211,6 +226,20 @@ class Archive:
         quietly("alert", lambda: notify_change(
             settings.alert_urls, settings.data_dir, key, failing, subject, body
         ))  # fmt: skip
+
+    def heartbeat(self, run: Run, event: str) -> None:
+        """A ping to DOGCLI_PING_URL (healthchecks.io's convention) from fetch, backfill and
+        cleanup: on start (once the lock is held), then success or failure with the summary.
+        A skipped run (the lock was busy) pings nothing: the run that holds it pings."""
+        url = self.settings.ping_url
+        if not url or run.command not in PINGED:
+            return
+        from dogcli.alerts import ping
+
+        if not self._run_id:
+            self._run_id = str(uuid.uuid4())
+        body = "" if event == "start" else run_summary(run)
+        quietly("heartbeat", lambda: ping(url, event, body, self._run_id))
 
     def write_metrics(self, path: Path, health_status: int | None = None) -> None:
         """The whole Prometheus textfile, derived from the catalog, written atomically."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import shutil
+import socket
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dogcli.captures import Zones
@@ -53,6 +56,7 @@ class Settings:
     stale_warn_minutes: float = 30.0
     stale_crit_minutes: float = 60.0
     alert_urls: tuple[str, ...] = ()
+    ping_url: str = ""  # heartbeat, healthchecks.io's convention: URL/start, URL/0, URL/fail
     metrics_file: Path | None = None
 
     @property
@@ -200,18 +204,126 @@ def _optional_path(key: str, value: Any) -> Path | None:
     return Path(text).expanduser() if text else None
 
 
+# dogcli's own alert URLs from before apprise; every other scheme is apprise's.
+LEGACY_ALERT_SCHEMES = ("http", "https", "smtp", "smtps")
+
+
+def alert_target(url: str) -> str:
+    """An alert URL as apprise takes it. dogcli's earlier forms are translated:
+    `smtp(s)://[user:password@]host[:port]?to=A,B[&from=F][&starttls=yes]` to apprise's
+    `mailto(s)://` (always naming the server: `smtp=host`, so that apprise's provider templates
+    never pick another one), `http(s)://` to a JSON POST (`json(s)://`, the URL's query
+    passed on as query, not as apprise options). Anything else is an apprise URL already."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    netloc = parts.netloc
+    if scheme in ("http", "https"):
+        passed = [("-" + key, value) for key, value in query]
+        new_scheme = "json" if scheme == "http" else "jsons"
+        return urlunsplit((new_scheme, netloc, parts.path or "/", urlencode(passed), ""))
+    if scheme in ("smtp", "smtps"):
+        options = dict(query)
+        host = parts.hostname or ""
+        implicit_tls = scheme == "smtps"
+        starttls = options.pop("starttls", "").lower() in ("1", "yes", "true")
+        port = parts.port or (465 if implicit_tls else 25)
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        userinfo = netloc.rpartition("@")[0]
+        netloc = f"{userinfo + '@' if userinfo else ''}{host}:{port}"
+        options.setdefault("from", _default_sender())
+        options["smtp"] = parts.hostname or ""
+        if implicit_tls or starttls:
+            options["mode"] = "ssl" if implicit_tls else "starttls"
+        new_scheme = "mailtos" if implicit_tls or starttls else "mailto"
+        return urlunsplit((new_scheme, netloc, "/", urlencode(options, safe="@,"), ""))
+    return url
+
+
+def _default_sender() -> str:
+    """dogcli@this-host, or dogcli@localhost where apprise refuses the host's name (`vm`)."""
+    from apprise.utils.parse import is_email
+
+    sender = f"dogcli@{socket.gethostname()}"
+    return sender if is_email(sender) else "dogcli@localhost"  # type: ignore[no-untyped-call]
+
+
+def alert_service(url: str) -> Any:
+    """The apprise service of an alert URL, None when apprise cannot use it. An http(s) URL
+    that apprise knows as a service's own (Slack's, Discord's, Teams' webhook URLs) goes to
+    that service, as the earlier webhook's `text` field did; any other becomes a JSON POST."""
+    import apprise
+
+    quiet_apprise()
+    if urlsplit(url).scheme.lower() in ("http", "https"):
+        native = apprise.Apprise.instantiate(url)
+        if native is not None:
+            return native
+    return apprise.Apprise.instantiate(alert_target(url))
+
+
+def quiet_apprise() -> None:
+    """apprise logs through its own logger, URLs and all; dogcli says what happened itself."""
+    logger = logging.getLogger("apprise")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+def alert_target_name(url: str) -> str:
+    """How logs name an alert target: scheme and host where the host is a server's name
+    (webhooks, mail), only the scheme where apprise puts tokens in the host (tgram://TOKEN)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in HOST_SCHEMES:
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            port = ""
+        return f"{scheme}://{parts.hostname or ''}{port}"
+    return f"{scheme}://"
+
+
+HOST_SCHEMES = frozenset(
+    ("http", "https", "smtp", "smtps", "mailto", "mailtos", "json", "jsons", "form", "forms",
+     "xml", "xmls")
+)  # fmt: skip
+
+
 def _alert_urls(key: str, value: Any) -> tuple[str, ...]:
     items = value if isinstance(value, list | tuple) else str(value).split(",")
     urls = tuple(str(item).strip() for item in items if str(item).strip())
     for url in urls:
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if scheme not in ("http", "https", "smtp", "smtps", "mailto"):
-            # The URL may carry a password: name only its scheme.
+        # The URL may carry a password or a token: errors name only its scheme.
+        match = re.match(r"^([a-z][a-z0-9+.-]*)://\S+$", url, re.I)
+        scheme = match.group(1).lower() if match else ""
+        if not scheme:
             raise SettingsError(
-                f"{key}: unsupported alert target {scheme + '://' if scheme else repr('')}"
-                " (use http(s):// webhooks or smtp(s)://host?to=ADDRESS)"
+                f"{key}: an alert target is not a URL (expected SCHEME://…, e.g. "
+                "ntfy://TOPIC, mailto://…, https://HOOK; see README, Alerts)"
+            )
+        parts = urlsplit(url)
+        if scheme in ("smtp", "smtps") and not (parts.hostname and "to" in parse_qs(parts.query)):
+            raise SettingsError(f"{key}: an {scheme}:// alert target needs a host and ?to=ADDRESS")
+        try:
+            service = alert_service(url)
+        except ValueError:  # a port that is not a number, a broken IPv6 literal
+            service = None
+        if service is None:
+            raise SettingsError(
+                f"{key}: unsupported alert target {scheme}:// (not a URL apprise can use: "
+                "see https://github.com/caronc/apprise/wiki)"
             )
     return urls
+
+
+def _ping_url(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if text and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+        # Not echoed: a ping URL's path is the check's secret key.
+        raise SettingsError(f"{key} must be an http(s) URL (https://hc-ping.com/UUID)")
+    return text
 
 
 def _text(key: str, value: Any) -> str:
@@ -244,6 +356,7 @@ PARSERS: dict[str, Any] = {
     "stale_warn_minutes": _float_in(1, 525600),
     "stale_crit_minutes": _float_in(1, 525600),
     "alert_urls": _alert_urls,
+    "ping_url": _ping_url,
     "metrics_file": _optional_path,
 }
 

@@ -1,9 +1,17 @@
-"""A damaged catalog fails fetch loudly (outcome failed, an alert), and alert state changes
-only once an alert was delivered."""
+"""Alerts through apprise: a damaged catalog fails fetch loudly (outcome failed, an alert),
+alert state changes only once an alert was delivered, dogcli's earlier smtp(s):// and http(s)://
+targets and apprise's own URLs reach real receivers, and no secret reaches a log."""
 
 from __future__ import annotations
 
+import base64
+import email
 import json
+import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,6 +22,8 @@ from typing import Any
 import pytest
 
 from dogcli.alerts import STATE_FILE, notify_change
+from dogcli.errors import SettingsError
+from dogcli.settings import load_settings
 from dogcli.status import ExitStatus
 
 GARBAGE = b"this is not a database, it was overwritten by something else\n" * 100
@@ -27,6 +37,11 @@ class Receiver:
     status: int = 500
     received: list[dict[str, Any]] = field(default_factory=list)
     accepted: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # path, headers
+
+    @property
+    def netloc(self) -> str:
+        return self.url.split("/")[2]
 
 
 @pytest.fixture
@@ -36,6 +51,7 @@ def receiver() -> Iterator[Receiver]:
     class Hook(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            box.requests.append((self.path, dict(self.headers.items())))
             box.received.append(body)
             if box.status < 300:
                 box.accepted.append(body)
@@ -73,7 +89,7 @@ def test_state_changes_only_after_a_delivery(tmp_path: Path, receiver: Receiver)
     receiver.status = 200
     assert notify_change(urls, tmp_path, "fetch", False, "fetch", "fine") == "recovery"
     assert json.loads(state.read_text()) == {"fetch": "ok"}
-    assert [a["status"] for a in receiver.accepted] == ["failure", "recovery"]
+    assert [a["type"] for a in receiver.accepted] == ["failure", "success"]
 
 
 def test_one_reachable_target_is_enough(tmp_path: Path, receiver: Receiver) -> None:
@@ -124,8 +140,8 @@ def test_a_damaged_catalog_fails_fetch_and_alerts(
     receiver.status = 204
     ran = cli("fetch")
     assert ran.code == ExitStatus.FAILURE
-    assert [a["status"] for a in receiver.accepted] == ["failure"]
-    assert str(catalog) in receiver.accepted[0]["body"]
+    assert [a["type"] for a in receiver.accepted] == ["failure"]
+    assert str(catalog) in receiver.accepted[0]["message"]
     assert cli("fetch").code == ExitStatus.FAILURE
     assert len(receiver.received) == 3  # still failing: announced once
 
@@ -136,3 +152,170 @@ def test_a_damaged_catalog_fails_fetch_and_alerts(
     health = cli("health", "--json")
     assert health.code == 2
     assert json.loads(health.out)["checks"][0]["status"] == "critical"
+
+
+# -- apprise: the shapes it delivers, the targets it takes ---------------------------------------
+
+
+def test_a_webhook_gets_apprises_json(tmp_path: Path, receiver: Receiver) -> None:
+    """An http(s):// target (dogcli's form before apprise) is apprise's JSON POST: README's
+    shape; its query parameters and user:password still reach the receiver."""
+    receiver.status = 200
+    url = f"http://hook:pw@{receiver.netloc}/hook?token=abc&team=ops"
+    assert notify_change((url,), tmp_path, "fetch", True, "fetch failed", "line 1\nline 2")
+    (body,) = receiver.received
+    assert body == {"version": "1.0", "title": "dogcli failure: fetch failed",
+                    "message": "line 1\nline 2", "attachments": [], "type": "failure"}  # fmt: skip
+    path, headers = receiver.requests[0]
+    assert path.split("?")[0] == "/hook"
+    assert sorted(path.split("?")[1].split("&")) == ["team=ops", "token=abc"]
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"hook:pw").decode()
+
+
+def test_any_apprise_url_is_taken(tmp_path: Path, receiver: Receiver) -> None:
+    """apprise's own schemes directly: ntfy (self-hosted, here the receiver) and json://."""
+    receiver.status = 200
+    urls = (f"ntfy://{receiver.netloc}/dogcli-alerts", f"json://{receiver.netloc}/j")
+    assert notify_change(urls, tmp_path, "health", True, "health critical", "disk 95%")
+    ntfy, plain = receiver.received
+    assert ntfy["topic"] == "dogcli-alerts" and ntfy["message"] == "disk 95%"
+    assert ntfy["title"] == "dogcli failure: health critical"
+    assert plain["type"] == "failure" and receiver.requests[1][0] == "/j"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server (aiosmtpd) on loopback."""
+    from aiosmtpd.controller import Controller
+
+    mails: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            mails.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, mails
+    controller.stop()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "smtp://127.0.0.1:{port}?to=ops@example.com,oncall@example.org&from=dogcli@example.com",
+        "mailto://127.0.0.1:{port}?to=ops@example.com,oncall@example.org&from=dogcli@example.com"
+        "&smtp=127.0.0.1",
+    ],
+    ids=["smtp-legacy", "mailto-apprise"],
+)
+def test_mail_through_apprise(
+    form: str, tmp_path: Path, mailbox: tuple[int, list[Any]], receiver: Receiver
+) -> None:
+    port, mails = mailbox
+    url = form.format(port=port)
+    assert notify_change((url,), tmp_path, "fetch", True, "fetch failed", "no page read")
+    # apprise sends each recipient a mail of its own.
+    assert sorted(r for mail in mails for r in mail.rcpt_tos) == [
+        "oncall@example.org", "ops@example.com"]  # fmt: skip
+    for mail in mails:
+        assert mail.mail_from == "dogcli@example.com"
+        message = email.message_from_bytes(mail.content)
+        assert message["Subject"] == "dogcli failure: fetch failed"
+        parts = [p for p in message.walk() if not p.is_multipart()]
+        assert any("no page read" in p.get_payload(decode=True).decode() for p in parts)
+    assert notify_change((url,), tmp_path, "fetch", False, "fetch", "fine") == "recovery"
+    assert len(mails) == 4
+    assert email.message_from_bytes(mails[-1].content)["Subject"] == "dogcli recovered: fetch"
+
+
+@pytest.fixture
+def alert_log() -> Iterator[list[str]]:
+    """What dogcli.alerts logs (the dogcli logger may not propagate to pytest's handler)."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep()
+    logger = logging.getLogger("dogcli.alerts")
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+
+
+def test_a_failed_delivery_logs_no_secret(
+    tmp_path: Path, receiver: Receiver, alert_log: list[str]
+) -> None:
+    receiver.status = 403
+    urls = (
+        f"http://hook:Pa55word@{receiver.netloc}/services/T0kenInPath?key=K3yInQuery",
+        "json://user:Pa55word@127.0.0.1:9/T0kenInPath",  # nothing listens on port 9
+    )
+    assert notify_change(urls, tmp_path, "fetch", True, "fetch failed", "x") is None
+    assert len(receiver.received) == 1
+    refused, unreachable = (line for line in alert_log if line.startswith("alert to"))
+    assert refused.startswith(f"alert to http://{receiver.netloc} failed: ")
+    assert "403" in refused or "Forbidden" in refused
+    assert unreachable.startswith("alert to json://127.0.0.1:9 failed: ")
+    for secret in ("Pa55word", "T0kenInPath", "K3yInQuery"):
+        assert not [line for line in alert_log if secret in line], alert_log
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ntfy://dogcli-alerts",
+        "ntfys://ntfy.example.com/dogcli",
+        "tgram://123456789:AAbbCCddEEff/12315544/",
+        "https://hooks.slack.com/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ",
+        "smtp://mail.example.com?to=ops@example.com",
+        "smtps://user:pw@mail.example.com?to=ops@example.com",
+        "mailtos://user:pw@example.com",
+        "https://example.com/hook,json://127.0.0.1/x",
+    ],
+)
+def test_settings_take_apprise_urls(value: str) -> None:
+    assert load_settings(env={"DOGCLI_ALERT_URLS": value}).alert_urls == tuple(value.split(","))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ops@example.com", "an alert target is not a URL"),
+        ("ftp://bob:s3cret@mail", "unsupported alert target ftp://"),
+        ("nosuchservice://s3cret", "unsupported alert target nosuchservice://"),
+        ("slack://s3cret", "unsupported alert target slack://"),
+        ("smtp://mail.example.com", "an smtp:// alert target needs a host and ?to=ADDRESS"),
+        ("http://host:port/s3cret", "unsupported alert target http://"),
+    ],
+)
+def test_settings_refuse_junk_in_one_line(value: str, message: str, cli: Any) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env={"DOGCLI_ALERT_URLS": value})
+    assert message in str(caught.value) and "s3cret" not in str(caught.value)
+    os.environ["DOGCLI_ALERT_URLS"] = value  # undone by clean_env's monkeypatch
+    ran = cli("stats")
+    assert ran.code == ExitStatus.USAGE
+    assert len(ran.err.strip().splitlines()) == 1 and message in ran.err
+    assert "Traceback" not in ran.err and "s3cret" not in ran.err
+
+
+def test_help_does_not_import_apprise(tmp_path: Path) -> None:
+    """apprise is slow to load (README, Alerts): only a run that sends an alert pays for it."""
+    probe = (
+        "import sys\nfrom dogcli.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('apprise' in sys.modules)"
+    )
+    for args in (["--help"], ["fetch", "--help"]):
+        ran = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "DOGCLI_DATA_DIR": str(tmp_path)},
+        )  # fmt: skip
+        assert ran.stdout.strip().splitlines()[-1] == "False", ran.stderr

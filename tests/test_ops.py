@@ -416,7 +416,7 @@ def test_alerts_on_failure_and_recovery_only(
     assert first.code == 1
     assert "alert to http://127.0.0.1:9 failed" in first.err  # logged, not fatal
     assert len(inbox.mails) == 1 and len(inbox.hooks) == 1
-    assert "fetch failed" in inbox.hooks[0]["subject"] and inbox.hooks[0]["status"] == "failure"
+    assert "fetch failed" in inbox.hooks[0]["title"] and inbox.hooks[0]["type"] == "failure"
     assert b"Subject: dogcli failure: fetch failed" in inbox.mails[0].content
     assert cli("fetch", "-s", "in_gate").code == 1  # still failing: no second alert
     assert (len(inbox.mails), len(inbox.hooks)) == (1, 1)
@@ -426,7 +426,7 @@ def test_alerts_on_failure_and_recovery_only(
     monkeypatch.setenv("DOGCLI_MAX_RETRIES", "2")
     assert cli("fetch", "-s", "in_gate").code == 0
     assert (len(inbox.mails), len(inbox.hooks)) == (2, 2)
-    assert inbox.hooks[1]["status"] == "recovery"
+    assert inbox.hooks[1]["type"] == "success" and "recovered" in inbox.hooks[1]["title"]
     assert cli("fetch", "-s", "in_gate").code == 0  # still fine: nothing more
     assert (len(inbox.mails), len(inbox.hooks)) == (2, 2)
 
