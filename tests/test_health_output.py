@@ -88,7 +88,9 @@ def test_ok_and_unknown(archive: dict[str, Any], cli: Any, tmp_path: Path) -> No
     status, finding, perf, rest = parse(ran.out)
     assert (status, finding) == ("OK", f"all {len(rest)} checks OK")
     assert set(perf) == {"disk", "in_gate.newest_capture", "in_gate.last_fetch",
-                         "out_gate.newest_capture", "out_gate.last_fetch"}  # fmt: skip
+                         "out_gate.newest_capture", "out_gate.last_fetch",
+                         "incomplete_days"}  # fmt: skip
+    assert perf["incomplete_days"].startswith("0;")
 
     ran = cli("--data-dir", str(tmp_path / "nothing"), "health")
     assert ran.code == HealthStatus.UNKNOWN

@@ -224,12 +224,12 @@ def test_fetch_plan_starts_at_the_local_day_of_the_newest_capture(
         catalog.upgrade()
         catalog.insert([_record("2025-09-06T00:20:27")], ZONES.url)
         set_now(datetime(2025, 9, 7, 8, 0, tzinfo=UTC))  # 01:00 on 2025-09-07 locally
-        plan, notes = fetch_plan(settings, catalog, ["in_gate"], max_days=7)
-        assert plan == [("in_gate", date(2025, 9, d)) for d in (5, 6, 7)]
-        assert notes == []
-        plan, notes = fetch_plan(settings, catalog, ["in_gate"], max_days=1)
-        assert plan == [("in_gate", date(2025, 9, 7))]
-        assert notes and "2025-09-05..2025-09-06" in notes[0]
+        plan = fetch_plan(settings, catalog, ["in_gate"], max_days=7)
+        assert plan.pages == [("in_gate", date(2025, 9, d)) for d in (5, 6, 7)]
+        assert plan.notes == [] and plan.retries == []
+        plan = fetch_plan(settings, catalog, ["in_gate"], max_days=1)
+        assert plan.pages == [("in_gate", date(2025, 9, 7))]
+        assert plan.notes and "2025-09-05..2025-09-06" in plan.notes[0]
 
 
 def _record(stamp: str, stream: str = "in_gate") -> Any:
