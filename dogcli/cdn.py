@@ -17,6 +17,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from dogcli import __version__
 from dogcli.captures import FULL, THUMBNAIL, Capture
 from dogcli.retry import BackoffWait
+from dogcli.settings import Settings
 from dogcli.storage import is_jpeg
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,16 @@ class CdnClient:
         self.session.headers["User-Agent"] = f"dogcli/{__version__}"
         self._lock = threading.Lock()
         self.requests_made = 0
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> CdnClient:
+        return cls(
+            settings.cdn_url,
+            concurrency=settings.concurrency,
+            max_retries=settings.max_retries,
+            retry_base=settings.retry_base,
+            read_timeout=settings.read_timeout,
+        )
 
     def close(self) -> None:
         self.session.close()

@@ -457,17 +457,35 @@ class Collector:
             self.summary.seconds = time.monotonic() - started
         return self.summary
 
+    def refetch(self, captures: Sequence[Capture]) -> dict[tuple[str, str], str]:
+        """Download captures again and put file and row in place, as a run's downloads do
+        (verify --repair: missing or damaged files). Returns why each failed one failed, by
+        (stream, url_ts)."""
+        from dogcli.cdn import DownloadFailed
+
+        downloader = self.downloader or self._cdn_client()
+        failures: dict[tuple[str, str], str] = {}
+        try:
+            with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="dl") as pool:
+                futures = [(c, pool.submit(self._download, downloader, c, True)) for c in captures]
+                for capture, future in futures:
+                    try:
+                        record, _replace = future.result()
+                    except DownloadFailed as exc:
+                        failures[(capture.stream, capture.url_ts)] = str(exc)
+                        continue
+                    self._replace.append(record)
+                    self.summary.bytes += record.bytes
+        finally:
+            if self.downloader is None:
+                downloader.close()
+            self._flush(force=True)
+        return failures
+
     def _cdn_client(self) -> Downloader:
         from dogcli.cdn import CdnClient
 
-        s = self.settings
-        return CdnClient(
-            s.cdn_url,
-            concurrency=s.concurrency,
-            max_retries=s.max_retries,
-            retry_base=self.retry_base,
-            read_timeout=self.read_timeout,
-        )
+        return CdnClient.for_settings(self.settings)
 
     def _drain(
         self,

@@ -53,6 +53,7 @@ from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
 from dogcli.cdn import CdnClient, Downloaded, DownloadFailed
 from dogcli.errors import StorageError, UsageError
+from dogcli.jobs.collect import Collector
 from dogcli.settings import NAME_RE, Settings
 from dogcli.storage import TMP_PREFIX, Storage, StoredFile, is_jpeg, is_stale_temp
 
@@ -411,23 +412,22 @@ class Verifier:
             else:
                 confirm.append(found)
         invalid = {(p.stream, p.url_ts): p.path for p in report.problems if p.kind == "invalid"}
-        if to_download or confirm:
-            with CdnClient(s.cdn_url, concurrency=s.concurrency, max_retries=s.max_retries,
-                           retry_base=s.retry_base, read_timeout=s.read_timeout) as cdn, \
+        if to_download:
+            # The same pipeline as a fetch's downloads: journal, atomic file, row replaced.
+            collector = Collector(s)
+            collector.use_catalog(self.catalog)
+            failed = collector.refetch(list(to_download.values()))
+            report.downloaded += len(to_download) - len(failed)
+            for key, why in failed.items():
+                if key in invalid:  # junk with a capture's name: not worth keeping
+                    self._quarantine(invalid[key], report)
+                report.failures.append(f"{key[0]} {key[1]}: {why}")
+        if confirm:
+            with CdnClient.for_settings(s) as cdn, \
                     ThreadPoolExecutor(max_workers=s.concurrency) as pool:  # fmt: skip
-                downloads = list(pool.map(lambda c: _try(cdn, c), to_download.values()))
                 confirms = list(
                     pool.map(lambda f: _try(cdn, self.capture(f.stream, f.url_ts)), confirm)
                 )
-            for capture, got in zip(to_download.values(), downloads, strict=True):
-                key = (capture.stream, capture.url_ts)
-                if isinstance(got, str):
-                    if key in invalid:  # junk with a capture's name: not worth keeping
-                        self._quarantine(invalid[key], report)
-                    report.failures.append(f"{capture.stream} {capture.url_ts}: {got}")
-                    continue
-                replace.append(self._store(got))
-                report.downloaded += 1
             for found, got in zip(confirm, confirms, strict=True):
                 data = self._read(found.rel_path) or b""
                 digest = hashlib.sha256(data).hexdigest()
