@@ -115,7 +115,9 @@ class Settings:
     def pick_streams(self, streams: Sequence[str]) -> tuple[str, ...]:
         """The streams a command names (none: all configured ones); an unknown one is a
         usage error."""
-        chosen = tuple(dict.fromkeys(streams)) or self.streams
+        mine = f"{self.terminal}:"
+        named = (s.removeprefix(mine) for s in streams)  # TERMINAL:S of this terminal
+        chosen = tuple(dict.fromkeys(named)) or self.streams
         unknown = [s for s in chosen if s not in self.streams]
         if unknown:
             raise UsageError(
