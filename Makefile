@@ -103,7 +103,8 @@ OPT_DIR := /opt/dogcli
 SYSTEM_PY ?= /usr/bin/python3
 UNIT_DIR := /etc/systemd/system
 UNITS := $(addprefix systemd/,dogcli-fetch.service dogcli-fetch.timer dogcli-cleanup.service \
-	dogcli-cleanup.timer dogcli-health.service dogcli-health.timer)
+	dogcli-cleanup.timer dogcli-health.service dogcli-health.timer \
+	dogcli-fetch@.service dogcli-fetch@.timer)
 
 install-systemd:
 	@set -e; \

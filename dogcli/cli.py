@@ -128,7 +128,11 @@ log = logging.getLogger("dogcli")
 
 StreamOpt = Annotated[
     list[str] | None,
-    typer.Option("--stream", "-s", help="Stream to handle (repeatable); default DOGCLI_STREAMS."),
+    typer.Option(
+        "--stream",
+        "-s",
+        help="Stream to handle, S or TERMINAL:S (repeatable); default: every camera.",
+    ),
 ]
 
 
@@ -399,7 +403,7 @@ def stats(
 
     state = _state(ctx)
     settings = state.settings()
-    report = stats_report(settings, settings.pick_streams(stream or ()))
+    report = stats_report(settings, stream or ())
     if (note := no_archive_note(settings)) is not None:
         state.console.note(note)
     if as_json:

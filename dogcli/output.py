@@ -76,6 +76,14 @@ class Console:
         from rich import box
         from rich.table import Table
 
+        if "terminals" in report:  # several terminals: a table each, then the runs once
+            for terminal_report in report["terminals"].values():
+                self.stats_table({**terminal_report, "last_runs": {}})
+            last_runs = report.get("last_runs") or {}
+            if last_runs:
+                runs = [last_runs[c] for c in sorted(last_runs)]
+                _rich_stdout().print(_runs_table(runs, "last runs"))
+            return
         tz = report["timezone"]
         table = Table(
             title=f"dogcli archive · terminal {report['terminal']} · times in {tz}",

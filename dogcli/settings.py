@@ -37,6 +37,7 @@ class Settings:
     cdn_url: str = "https://cdn.draydog.com"
     terminal: str = "apm"
     streams: tuple[str, ...] = ("in_gate", "out_gate")
+    cameras: tuple[tuple[str, str], ...] = ()  # (terminal, stream); empty: terminal x streams
     timezone: str = "America/Los_Angeles"  # the page's days, "today", every report
     url_timezone: str = "UTC"  # the stamps in image URLs
     chrome_binary: str = ""
@@ -77,10 +78,46 @@ class Settings:
             return self.database_url
         return sqlite_url(self.data_dir.resolve() / "dogcli.db")
 
+    @property
+    def camera_list(self) -> tuple[tuple[str, str], ...]:
+        """Every (terminal, stream) archived: DOGCLI_CAMERAS, else DOGCLI_TERMINAL x STREAMS."""
+        return self.cameras or tuple((self.terminal, s) for s in self.streams)
+
+    @property
+    def terminals(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t for t, _s in self.camera_list))
+
+    def per_terminal(self, picked: Sequence[str] = ()) -> list[Settings]:
+        """These settings once per terminal, each with that terminal's streams among those
+        `picked` (`S` or `TERMINAL:S`; none: all); a terminal with none is left out, a name
+        no camera has is a usage error."""
+        cameras = self.camera_list
+        known = {f"{t}:{s}" for t, s in cameras} | {s for _t, s in cameras}
+        unknown = [p for p in dict.fromkeys(picked) if p not in known]
+        if unknown:
+            raise UsageError(
+                f"unknown stream {unknown[0]!r} (known: {', '.join(self._camera_names())}; "
+                "set DOGCLI_STREAMS or DOGCLI_CAMERAS to add one)"
+            )
+        chosen = [(t, s) for t, s in cameras if not picked or s in picked or f"{t}:{s}" in picked]
+        return [
+            dataclasses.replace(
+                self, terminal=t, streams=tuple(s for ct, s in chosen if ct == t), cameras=()
+            )
+            for t in dict.fromkeys(t for t, _s in chosen)
+        ]
+
+    def _camera_names(self) -> list[str]:
+        if len(self.terminals) == 1:
+            return [s for _t, s in self.camera_list]
+        return [f"{t}:{s}" for t, s in self.camera_list]
+
     def pick_streams(self, streams: Sequence[str]) -> tuple[str, ...]:
         """The streams a command names (none: all configured ones); an unknown one is a
         usage error."""
-        chosen = tuple(dict.fromkeys(streams)) or self.streams
+        mine = f"{self.terminal}:"
+        named = (s.removeprefix(mine) for s in streams)  # TERMINAL:S of this terminal
+        chosen = tuple(dict.fromkeys(named)) or self.streams
         unknown = [s for s in chosen if s not in self.streams]
         if unknown:
             raise UsageError(
@@ -158,6 +195,19 @@ def _streams(key: str, value: Any) -> tuple[str, ...]:
     if not streams:
         raise SettingsError(f"{key} must name at least one stream")
     return streams
+
+
+def _cameras(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    cameras: dict[tuple[str, str], None] = {}
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        terminal, colon, stream = item.partition(":")
+        if not colon:
+            raise SettingsError(f"{key}: {item!r} is not TERMINAL:STREAM (e.g. apm:in_gate)")
+        cameras[(_name(key, terminal), _name(key, stream))] = None
+    return tuple(cameras)
 
 
 def _http_url(key: str, value: Any) -> str:
@@ -337,6 +387,7 @@ PARSERS: dict[str, Any] = {
     "cdn_url": _http_url,
     "terminal": _name,
     "streams": _streams,
+    "cameras": _cameras,
     "timezone": _timezone,
     "url_timezone": _timezone,
     "chrome_binary": _text,

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 UNIT_DIR = ROOT / "systemd"
 SERVICES = ("dogcli-fetch.service", "dogcli-cleanup.service", "dogcli-health.service")
 TIMERS = ("dogcli-fetch.timer", "dogcli-cleanup.timer", "dogcli-health.timer")
+# One instance per terminal (dogcli-fetch@apm.service); verified as the instance INSTANCE.
+TEMPLATES = ("dogcli-fetch@.service", "dogcli-fetch@.timer")
+INSTANCE = "apm"
 EXEC = "/usr/local/bin/dogcli"  # where `make install-systemd` links the installed dogcli
 
 
@@ -76,17 +79,20 @@ def units(tmp_path: Path) -> Path:
     stub.chmod(0o755)
     out = tmp_path / "units"
     out.mkdir()
-    for name in SERVICES + TIMERS:
+    for name in SERVICES + TIMERS + TEMPLATES:
         text = (UNIT_DIR / name).read_text()
         if name.endswith(".service"):
             assert f"ExecStart={EXEC} " in text, f"{name}: ExecStart is not {EXEC}"
             text = text.replace(f"ExecStart={EXEC} ", f"ExecStart={stub} ")
-        (out / name).write_text(text)
+        (out / name.replace("@.", f"@{INSTANCE}.")).write_text(text)
     return out
 
 
+INSTANCES = tuple(name.replace("@.", f"@{INSTANCE}.") for name in TEMPLATES)
+
+
 def test_units_pass_systemd_analyze_verify(analyze: str, units: Path) -> None:
-    files = [str(units / name) for name in SERVICES + TIMERS]
+    files = [str(units / name) for name in SERVICES + TIMERS + INSTANCES]
     result = run(analyze, "verify", "--man=no", "--recursive-errors=no", *files)
     # verify exits 0 on mere warnings (an unknown key, say): any output is a finding.
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
@@ -114,7 +120,7 @@ def exposure(analyze: str, unit: Path) -> tuple[float, str]:
     return float(match.group(1)), match.group(2)
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", (*SERVICES, INSTANCES[0]))
 def test_exposure_is_ok_or_better(analyze: str, units: Path, name: str) -> None:
     score, level = exposure(analyze, units / name)
     # systemd's scale: up to 4.9 is OK, below that SAFE and PERFECT; MEDIUM starts at 5.0.
@@ -263,7 +269,21 @@ def test_make_install_systemd_matches_the_units() -> None:
     link = re.search(r"ln -sfn (\S+) (\S+)", steps)
     assert link and link.group(2) == EXEC, steps
     assert re.search(rf"-m venv {re.escape(str(Path(link.group(1)).parent.parent))}\b", steps)
-    assert all(f"systemd/{name}" in steps for name in SERVICES + TIMERS), steps
+    assert all(f"systemd/{name}" in steps for name in SERVICES + TIMERS + TEMPLATES), steps
     assert "systemctl daemon-reload" in steps
     enabled = re.search(r"systemctl enable --now (.+)", steps)
     assert enabled and set(enabled.group(1).split()) == set(TIMERS), steps
+
+
+def test_fetch_template_is_fetch_for_the_instance_terminal() -> None:
+    """dogcli-fetch@T runs fetch with DOGCLI_TERMINAL=T (env files override Environment=,
+    so they must not set it: the unit's comment says so), hardened as dogcli-fetch is, and
+    waits for the other instances' runs instead of skipping its tick."""
+    unit, plain = UNIT_DIR / "dogcli-fetch@.service", UNIT_DIR / "dogcli-fetch.service"
+    assert value(unit, "Service", "ExecStart") == f"{EXEC} fetch --wait 300"
+    assert "DOGCLI_TERMINAL=%i" in values(unit, "Service", "Environment")
+    assert values(unit, "Service", "EnvironmentFile")[-1] == "-/etc/dogcli/dogcli-%i.env"
+    skip = {"ExecStart", "Environment", "EnvironmentFile", "RuntimeDirectory"}
+    hardening = [kv for kv in parse_unit(plain)["Service"] if kv[0] not in skip]
+    assert [kv for kv in parse_unit(unit)["Service"] if kv[0] not in skip] == hardening
+    assert value(UNIT_DIR / "dogcli-fetch@.timer", "Timer", "Unit") == "dogcli-fetch@%i.service"

@@ -193,8 +193,12 @@ class Collector:
         summary: Summary | None = None,
         discoverer: Discoverer | None = None,
         downloader: Downloader | None = None,
+        browser: Any = None,
     ) -> None:
         self.settings = settings
+        # A Browser shared with the collectors of other terminals (theirs to close), else None.
+        self.browser = browser
+        self._no_camera: set[str] = set()
         self.zones = settings.zones
         self.reporter = reporter or QuietReporter()
         self.retry_base = settings.retry_base
@@ -268,9 +272,11 @@ class Collector:
             # its row was: the row follows the file.
             replaced = [records[k] for k in keys if k in known]
             self.catalog.insert(replaced, self.zones.url, self.settings.batch_size, replace=True)
-            if missing or replaced:
-                Ledger(self.catalog, self.settings.terminal, self.zones).recount(
-                    (r.stream, self._day_of(r.url_ts)) for r in [*missing, *replaced]
+            for terminal in sorted({r.terminal for r in [*missing, *replaced]}):
+                Ledger(self.catalog, terminal, self.zones).recount(
+                    (r.stream, self._day_of(r.url_ts))
+                    for r in [*missing, *replaced]
+                    if r.terminal == terminal
                 )
         except CatalogUnavailable as exc:
             self._catalog_failed(str(exc))
@@ -362,7 +368,11 @@ class Collector:
         self.storage.ensure_writable()
         browser: Any = None
         discoverer = self.discoverer
-        if discoverer is None and plan:
+        if discoverer is None and plan and self.browser is not None:
+            from dogcli.site import CameraSite
+
+            discoverer = CameraSite(self.browser, s)
+        elif discoverer is None and plan:
             from dogcli.site import Browser, CameraSite
 
             binary, driver = s.browser_paths()
@@ -397,7 +407,7 @@ class Collector:
                 upgrade = wanted.want == FULL_SIZE
                 submit(capture, upgrade, not upgrade, (-1, wanted.stream))
             for stream, day in plan:
-                if stream in self.summary.no_camera:
+                if stream in self._no_camera:
                     continue
                 assert discoverer is not None
                 pending = self._drain(pending, block=False)
@@ -408,7 +418,8 @@ class Collector:
                     # Not a flaky page: once per run, and the other streams go on.
                     # Health still reports the stream as stale.
                     self.summary.pages -= 1
-                    self.summary.no_camera.append(stream)
+                    self._no_camera.add(stream)
+                    self.summary.no_camera.append(self._label(stream))
                     self.reporter.note(f"{exc}; nothing to archive for it")
                     continue
                 except DiscoveryError as exc:
@@ -456,6 +467,10 @@ class Collector:
                 self.storage.clear_pending()
             self.summary.seconds = time.monotonic() - started
         return self.summary
+
+    def _label(self, stream: str) -> str:
+        """A stream as a summary names it: with its terminal when the run has several."""
+        return f"{self.settings.terminal}:{stream}" if self.browser is not None else stream
 
     def refetch(self, captures: Sequence[Capture]) -> dict[tuple[str, str], str]:
         """Download captures again and put file and row in place, as a run's downloads do

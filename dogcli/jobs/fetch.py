@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from dogcli.archive import Archive
-from dogcli.catalog.ledger import incomplete_days
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.ledger import Wanted, incomplete_days
+from dogcli.catalog.store import Catalog, open_catalog
 from dogcli.errors import CatalogUnavailable, UsageError
 from dogcli.jobs.collect import Collector, Reporter, Summary, days_between, fetch_plan, site_today
 from dogcli.settings import Settings
@@ -45,21 +47,21 @@ def run_fetch(
     before_write: Callable[[], None] | None = None,
     summary: Summary | None = None,
 ) -> Summary:
-    """Fetch what is recent (fetch_plan); pass an open catalog (or why there is none) or let
-    it open one. before_write runs before each catalog write (the runner's lock check)."""
-    chosen = settings.pick_streams(streams)
+    """Fetch what is recent (fetch_plan) of every terminal; pass an open catalog (or why there
+    is none) or let it open one. before_write runs before each catalog write (the runner's
+    lock check)."""
+    parts = settings.per_terminal(streams)
     if max_days is not None and max_days < 1:
         raise UsageError("--max-days must be at least 1")
     settings.browser_paths()  # a missing browser is a usage error, found before any work
-    collector = Collector(settings, reporter, before_write, summary)
-    try:
-        catalog = collector.attach(catalog, catalog_error)
-        plan = fetch_plan(settings, catalog, chosen, max_days, now)
-        for note in plan.notes:
-            collector.reporter.note(note)
-        return collector.run(plan.pages, plan.retries)
-    finally:
-        collector.close()
+
+    def plan(collector: Collector, part: Settings, catalog: Catalog | None) -> Pages:
+        found = fetch_plan(part, catalog, part.streams, max_days, now)
+        for note in found.notes:
+            collector.reporter.note(note if len(parts) == 1 else f"{part.terminal}: {note}")
+        return found.pages, found.retries
+
+    return collect_terminals(parts, plan, reporter, catalog, catalog_error, before_write, summary)
 
 
 def run_backfill(
@@ -76,24 +78,69 @@ def run_backfill(
 ) -> Summary:
     """Read the days first..last again, or with `gaps` exactly the days the gap report
     lists as incomplete."""
-    chosen = settings.pick_streams(streams)
+    parts = settings.per_terminal(streams)
     settings.browser_paths()
-    collector = Collector(settings, reporter, before_write, summary)
-    try:
-        catalog = collector.attach(catalog, catalog_error)
+
+    def plan(collector: Collector, part: Settings, catalog: Catalog | None) -> Pages:
         if gaps:
             if catalog is None:
                 raise CatalogUnavailable(catalog_error or "catalog unavailable")
-            plan = incomplete_days(settings, catalog, chosen)
+            pages = incomplete_days(part, catalog, part.streams)
+            where = "" if len(parts) == 1 else f"{part.terminal}: "
             collector.reporter.note(
-                f"{len(plan)} incomplete day{'s' if len(plan) != 1 else ''} to read again"
+                f"{where}{len(pages)} incomplete day{'s' if len(pages) != 1 else ''} to read again"
             )
-        else:
-            assert first is not None and last is not None
-            plan = [(stream, day) for day in days_between(first, last) for stream in chosen]
-        return collector.run(plan)
+            return pages, []
+        assert first is not None and last is not None
+        return [(stream, day) for day in days_between(first, last) for stream in part.streams], []
+
+    return collect_terminals(parts, plan, reporter, catalog, catalog_error, before_write, summary)
+
+
+Pages = tuple[list[tuple[str, date]], list[Wanted]]
+
+
+def collect_terminals(
+    parts: Sequence[Settings],
+    plan: Callable[[Collector, Settings, Catalog | None], Pages],
+    reporter: Reporter | None,
+    catalog: Catalog | None,
+    catalog_error: str,
+    before_write: Callable[[], None] | None,
+    summary: Summary | None,
+) -> Summary:
+    """One collect job per terminal, one after the other, into one summary; with several
+    terminals they share one catalog and one browser session (Chromium starts once)."""
+    summary = summary if summary is not None else Summary()
+    started = time.monotonic()
+    owned: Catalog | None = None
+    browser: Any = None
+    if len(parts) > 1:
+        from dogcli.site import Browser
+
+        s = parts[0]
+        if catalog is None and not catalog_error:
+            owned, catalog_error = open_catalog(s)
+            catalog = owned
+        binary, driver = s.browser_paths()
+        browser = Browser(binary, driver, s.page_timeout, s.timezone, state_dir=s.data_dir)
+        browser.start_soon()
+    try:
+        for part in parts:
+            collector = Collector(part, reporter, before_write, summary, browser=browser)
+            try:
+                attached = collector.attach(catalog, catalog_error)
+                pages, retries = plan(collector, part, attached)
+                collector.run(pages, retries)
+            finally:
+                collector.close()
     finally:
-        collector.close()
+        if browser is not None:
+            browser.close()
+        if owned is not None:
+            owned.close()
+        summary.seconds = time.monotonic() - started
+    return summary
 
 
 __all__ = ["parse_range", "run_backfill", "run_fetch", "site_today"]
@@ -113,7 +160,7 @@ def _recorded(
 ) -> Summary:
     """Run a collect job locked, journaled, alerting, with metrics (as the CLI and timer do).
     The journal gets the counts of what the job did even when it is interrupted."""
-    chosen = settings.pick_streams(streams)
+    chosen = tuple(stream_names(settings, streams))
     settings.browser_paths()
     summary = Summary()
     with Archive(settings) as archive, archive.run(command, chosen, wait, metrics_file) as ctx:
@@ -124,6 +171,15 @@ def _recorded(
             summary.record_counts(ctx.run)
         summary.record(ctx.run)
     return summary
+
+
+def stream_names(settings: Settings, streams: Sequence[str] = ()) -> list[str]:
+    """The streams a command picked, as the run journal names them: `TERMINAL:S` when the
+    archive has several terminals."""
+    parts = settings.per_terminal(streams)
+    if len(settings.terminals) == 1:
+        return [s for part in parts for s in part.streams]
+    return [f"{part.terminal}:{s}" for part in parts for s in part.streams]
 
 
 def fetch_command(

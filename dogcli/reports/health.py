@@ -149,8 +149,9 @@ def _perfdata(settings: Settings, checks: list[Check]) -> list[Perf]:
         if check.name == "disk":
             out.append(Perf("disk", check.value, "%", settings.disk_warn_percent,
                             settings.disk_crit_percent, 0, 100))  # fmt: skip
-        elif check.name == "completeness":
-            out.append(Perf("incomplete_days", check.value, "", 0, None, 0))
+        elif check.name.endswith("completeness"):
+            label = check.name.replace("completeness", "incomplete_days")
+            out.append(Perf(label, check.value, "", 0, None, 0))
         elif check.name.endswith((".newest_capture", ".last_fetch")):
             out.append(Perf(check.name, round(check.value * 60), "s",
                             settings.stale_warn_minutes * 60, settings.stale_crit_minutes * 60,
@@ -204,14 +205,24 @@ def _catalog_checks(archive: Archive, now: datetime) -> list[Check]:
             return checks
         checks.append(Check("catalog", OK, f"reachable, schema at {head}"))
         journal = RunJournal(catalog)
-        for stream in settings.streams:
-            newest = catalog.newest_capture_time(settings.terminal, stream)
-            checks.append(_staleness(settings, f"{stream}.newest_capture", newest, now,
-                                     "newest capture"))  # fmt: skip
-            success = journal.last_success("fetch", stream)
-            checks.append(_staleness(settings, f"{stream}.last_fetch", success, now,
-                                     "last successful fetch"))  # fmt: skip
-        checks.append(_completeness(settings, catalog, now))
+        several = len(settings.terminals) > 1  # then checks are named TERMINAL.STREAM.…
+        parts = settings.per_terminal()
+        for part in parts:
+            for stream in part.streams:
+                name = f"{part.terminal}.{stream}" if several else stream
+                newest = catalog.newest_capture_time(part.terminal, stream)
+                checks.append(_staleness(settings, f"{name}.newest_capture", newest, now,
+                                         "newest capture"))  # fmt: skip
+                # The run journal names the streams of several terminals TERMINAL:STREAM.
+                label = f"{part.terminal}:{stream}" if several else stream
+                success = journal.last_success("fetch", label)
+                checks.append(_staleness(settings, f"{name}.last_fetch", success, now,
+                                         "last successful fetch"))  # fmt: skip
+        for part in parts:
+            check = _completeness(part, catalog, now)
+            if several:
+                check.name = f"{part.terminal}.completeness"
+            checks.append(check)
         last = journal.last_by_command(["fetch"]).get("fetch")
         if last is None:
             checks.append(Check("last_fetch_run", UNKNOWN, "no fetch has run yet"))

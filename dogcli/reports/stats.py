@@ -23,7 +23,23 @@ CADENCE_MINUTES = 10
 
 
 def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
-    """The report of the archive the settings name, without creating it."""
+    """The report of the archive the settings name, without creating it. With several
+    terminals (DOGCLI_CAMERAS) it is `{"terminals": {T: report of T}}` and the parts every
+    terminal shares (generated_at, timezone, last_runs) also at the top."""
+    parts = settings.per_terminal(streams)
+    if len(settings.terminals) == 1:
+        return _terminal_report(parts[0], parts[0].streams)
+    reports = {part.terminal: _terminal_report(part, part.streams) for part in parts}
+    first = next(iter(reports.values()))
+    return {
+        "generated_at": first["generated_at"],
+        "timezone": first["timezone"],
+        "terminals": reports,
+        "last_runs": first["last_runs"],
+    }
+
+
+def _terminal_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
     now = clock.now()
     chosen = list(streams) or list(settings.streams)
     today = settings.zones.day_of(now)

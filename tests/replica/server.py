@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import html
 import io
@@ -148,7 +149,10 @@ class Handler(BaseHTTPRequestHandler):
 
     @property
     def rep(self) -> Replica:
-        return self.server.replica
+        # The view of the request's terminal (Replica.view), set by _dispatch_inner.
+        return self._view or self.server.replica
+
+    _view: Replica | None = None
 
     # -- dispatch -------------------------------------------------------------------------
     def do_GET(self) -> None:
@@ -167,6 +171,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, head: bool) -> None:
         self._started = time.monotonic()
         self._fault_name = ""
+        self._view = None
         token = self.rep._begin(self.command, self.path)
         try:
             self._dispatch_inner(head)
@@ -177,6 +182,9 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = unquote(url.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        terminal = re.match(r"/(?:cdn|terminal_cameras|api/terminal_cameras)/([^/]+)", path)
+        if terminal:
+            self._view = self.server.replica.view(terminal.group(1))
         try:
             if path.startswith("/cdn/"):
                 self._cdn(path, head)
@@ -256,7 +264,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- CDN ------------------------------------------------------------------------------
     def _cdn(self, path: str, head: bool) -> None:
-        rep = self.rep
+        rep = self.server.replica  # the counters are the server's, whatever the terminal
         if rep.cdn_latency > 0:
             rep._stop.wait(rep.cdn_latency)
         with rep._stats_lock:
@@ -538,6 +546,7 @@ class Replica:
         heading: str = "History",
         no_camera: Iterable[str] = (),
         page_zone: str = "site",
+        extra_datasets: dict[str, Dataset] | None = None,
     ) -> None:
         if gallery not in GALLERY_MODES:
             raise ValueError(f"gallery must be one of {GALLERY_MODES}, not {gallery!r}")
@@ -580,6 +589,9 @@ class Replica:
         self._conn_seq = 0
         self._conn_lock = threading.Lock()
         self._assets: dict[str, tuple[bytes, str]] = {}
+        # More terminals on the same server, by name: their pages, API and CDN paths answer
+        # from their own dataset (see view()); everything else is shared.
+        self.extra_datasets = dict(extra_datasets or {})
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Replica:
@@ -667,6 +679,16 @@ class Replica:
     def today(self) -> date:
         """The site-local day of the clock: the page's default and last selectable day."""
         return self.site_now().date()
+
+    def view(self, terminal: str) -> Replica:
+        """This replica as it serves `terminal`: itself, or for one of `extra_datasets` a
+        shallow copy over that dataset (sharing the request log, faults and clock)."""
+        extra = self.extra_datasets.get(terminal)
+        if extra is None or terminal == self.dataset.terminal:
+            return self
+        view = copy.copy(self)
+        view.dataset = extra
+        return view
 
     # -- URLs -----------------------------------------------------------------------------
     @property
