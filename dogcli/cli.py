@@ -355,20 +355,23 @@ def gaps(
     """Incomplete days, and a picture of coverage per day and hour (camera outages apart
     from what the archive lacks)."""
     from dogcli.jobs.verify import parse_since
-    from dogcli.reports.gaps import gaps_report
+    from dogcli.reports.gaps import gaps_reports
     from dogcli.reports.looking import no_archive_note
 
     state = _state(ctx)
     settings = state.settings()
-    streams = settings.pick_streams(stream or ())
-    report = gaps_report(settings, streams, parse_since(since))
+    reports = gaps_reports(settings, stream or (), parse_since(since))
     if (note := no_archive_note(settings)) is not None:
         state.console.note(note)
     if as_json:
-        print(json.dumps(report.as_json(), indent=2))
+        single = reports[0].as_json() if len(reports) == 1 else None
+        several = {"terminals": {r.terminal: r.as_json() for r in reports}}
+        print(json.dumps(single or several, indent=2))
     else:
-        state.console.gaps(report)
-    raise typer.Exit(ExitStatus.OK if not report.incomplete else ExitStatus.FAILURE)
+        for report in reports:
+            state.console.gaps(report)
+    incomplete = any(r.incomplete for r in reports)
+    raise typer.Exit(ExitStatus.FAILURE if incomplete else ExitStatus.OK)
 
 
 @app.command()

@@ -48,6 +48,20 @@ class CleanupResult:
     def ok(self) -> bool:
         return not self.error
 
+    def add(self, other: CleanupResult) -> CleanupResult:
+        """Another terminal's cleanup added to this one."""
+        self.deleted += other.deleted
+        self.bytes += other.bytes
+        self.orphans += other.orphans
+        self.folders += other.folders
+        self.seconds += other.seconds
+        if other.disk_percent_after is not None:
+            if self.disk_percent_before is None:
+                self.disk_percent_before = other.disk_percent_before
+            self.disk_percent_after = other.disk_percent_after
+        self.error = "; ".join(e for e in (self.error, other.error) if e)
+        return self
+
     def line(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         text = f"{verb} {self.deleted} captures ({_mib(self.bytes)}) from before {self.cutoff}"
@@ -277,7 +291,11 @@ def cleanup_command(
     recorded = archive.run("cleanup", settings.streams, wait, metrics_file, needs_catalog=True)
     with archive, recorded as ctx:
         assert ctx.catalog is not None
-        result = run_cleanup(settings, ctx.catalog, retention_days, dry_run, max_disk_percent)
+        result: CleanupResult | None = None
+        for part in settings.per_terminal():  # every terminal of DOGCLI_CAMERAS
+            done = run_cleanup(part, ctx.catalog, retention_days, dry_run, max_disk_percent)
+            result = done if result is None else result.add(done)
+        assert result is not None
         ctx.run.deleted, ctx.run.bytes = (0, 0) if dry_run else (result.deleted, result.bytes)
         ctx.run.outcome = "ok"
     return result

@@ -94,6 +94,15 @@ class VerifyReport:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def add(self, other: VerifyReport) -> VerifyReport:
+        """Another terminal's report added to this one."""
+        for name in ("rows", "files", "downloaded", "cataloged", "removed", "quarantined",
+                     "moved", "seconds"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems += other.problems
+        self.failures += other.failures
+        return self
+
     @property
     def ok(self) -> bool:
         """Nothing wrong (verify), or everything wrong was repaired (verify --repair)."""

@@ -34,4 +34,9 @@ def verify_archive(
                 )
             return VerifyReport(repair=False, deep=deep, since=since)
         with archive.locked(wait, shared=not repair):
-            return run_verify(settings, archive.catalog(), repair, since, deep)
+            report: VerifyReport | None = None
+            for part in settings.per_terminal():  # every terminal of DOGCLI_CAMERAS
+                done = run_verify(part, archive.catalog(), repair, since, deep)
+                report = done if report is None else report.add(done)
+            assert report is not None
+            return report

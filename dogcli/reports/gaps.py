@@ -113,7 +113,13 @@ def _hours(ledger: Ledger, stream: str, day: date, now: datetime, read: bool) ->
     return HourRow(stream, day, cells)
 
 
-def gaps_report(settings: Settings, streams: Sequence[str], since: date | None = None) -> GapReport:
-    """gap_report on the archive the settings name, without creating it."""
+def gaps_reports(
+    settings: Settings, picked: Sequence[str] = (), since: date | None = None
+) -> list[GapReport]:
+    """One report per terminal of DOGCLI_CAMERAS (`picked`: `S` or `TERMINAL:S`), on the
+    archive the settings name, without creating it."""
     with Archive(settings) as archive:
-        return gap_report(settings, archive.existing_catalog(), streams, since)
+        catalog = archive.existing_catalog()
+        return [
+            gap_report(part, catalog, part.streams, since) for part in settings.per_terminal(picked)
+        ]
