@@ -76,6 +76,21 @@ def pg_url(pg_server: pgserver.PgServer | None) -> str:
     return pg_server.create_database(f"t{os.getpid()}_{_db_counter}")
 
 
+@pytest.fixture
+def own_pg() -> Iterator[pgserver.PgServer]:
+    """A server of this test's own: it is stopped and started again."""
+    bindir = pgserver.find_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL binaries (apt-get install postgresql)")
+    assert bindir is not None
+    server = pgserver.PgServer(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

@@ -9,14 +9,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import pgserver
-from tests.conftest import Site, unavailable
+from tests.conftest import Site
 from tests.faultkit import archive_state, assert_complete, assert_sound, expected_bytes, record
 from tests.test_e2e import summary_numbers
 from tests.test_faults import trim
@@ -131,21 +131,6 @@ def test_sqlite_lock_released_within_the_busy_timeout_costs_nothing(
 
 
 # -- PostgreSQL: the server stops during the run ---------------------------------------------
-
-
-@pytest.fixture
-def own_pg() -> Iterator[pgserver.PgServer]:
-    """A server of this test's own: it is stopped and started again."""
-    bindir = pgserver.find_bindir()
-    if bindir is None:
-        unavailable("PostgreSQL binaries (apt-get install postgresql)")
-    assert bindir is not None
-    server = pgserver.PgServer(bindir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.mark.postgres

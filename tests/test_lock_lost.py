@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from sqlalchemy import create_engine, text
 from dogcli.lock import ADVISORY_KEY, AdvisoryLock, LockBusy, LockLost
 from dogcli.status import ExitStatus
 from tests import pgserver
-from tests.conftest import unavailable
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,21 +29,6 @@ lock.acquire()
 print("held", flush=True)
 sys.stdin.read()
 """
-
-
-@pytest.fixture
-def own_pg() -> Iterator[pgserver.PgServer]:
-    """A server of this test's own: it is stopped and started again."""
-    bindir = pgserver.find_bindir()
-    if bindir is None:
-        unavailable("PostgreSQL binaries (apt-get install postgresql)")
-    assert bindir is not None
-    server = pgserver.PgServer(bindir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
 
 
 HOLDERS = (
