@@ -112,20 +112,6 @@ class Settings:
             return [s for _t, s in self.camera_list]
         return [f"{t}:{s}" for t, s in self.camera_list]
 
-    def pick_streams(self, streams: Sequence[str]) -> tuple[str, ...]:
-        """The streams a command names (none: all configured ones); an unknown one is a
-        usage error."""
-        mine = f"{self.terminal}:"
-        named = (s.removeprefix(mine) for s in streams)  # TERMINAL:S of this terminal
-        chosen = tuple(dict.fromkeys(named)) or self.streams
-        unknown = [s for s in chosen if s not in self.streams]
-        if unknown:
-            raise UsageError(
-                f"unknown stream {unknown[0]!r} (known: {', '.join(self.streams)}; "
-                "set DOGCLI_STREAMS to add one)"
-            )
-        return chosen
-
     def browser_paths(self) -> tuple[str, str]:
         """Browser and driver executables; never downloaded at run time."""
         binary = self.chrome_binary or _which("chromium", "chromium-browser", "google-chrome")

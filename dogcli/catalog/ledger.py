@@ -291,22 +291,6 @@ class Ledger:
 
         self.catalog.retry(run)
 
-    def settle_thumbnails(self, stream: str, day: date) -> None:
-        """A settled day's thumbnails stay thumbnails: stop asking for their full size."""
-
-        def run() -> None:
-            with self.catalog.engine.begin() as conn:
-                conn.execute(
-                    delete(WantedRow).where(
-                        WantedRow.terminal == self.terminal,
-                        WantedRow.stream == stream,
-                        WantedRow.day == day.isoformat(),
-                        WantedRow.want == FULL_SIZE,
-                    )
-                )
-
-        self.catalog.retry(run)
-
     def recount(self, items: Iterable[tuple[str, date]]) -> None:
         """Recount days after their captures changed (cleanup, verify --repair, a catalog
         replay); a day left with nothing, and never read, leaves the ledger."""

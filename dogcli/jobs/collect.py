@@ -175,7 +175,7 @@ class Summary:
 
 
 def site_today(settings: Settings, now: datetime | None = None) -> date:
-    return (now or clock.now()).astimezone(settings.tz).date()
+    return settings.zones.day_of(now or clock.now())
 
 
 def days_between(first: date, last: date) -> list[date]:
