@@ -59,7 +59,7 @@ fmt: $(STAMP)
 
 # README's command reference (between <!-- commands:start/end -->) from each command's --help.
 docs: $(STAMP)
-	$(BIN)/python -m dogcli.docs README.md
+	$(BIN)/python -m dogcli.cli.docs README.md
 
 # A real fetch into ./data with SQLite (needs the internet).
 run: system-deps $(STAMP)

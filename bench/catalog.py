@@ -55,7 +55,7 @@ class Timeline:
     folder of their local day."""
 
     def __init__(self, rows: int, expired: int, now: datetime) -> None:
-        from dogcli.captures import Zones
+        from dogcli.model.captures import Zones
 
         per_stream = rows // len(STREAMS)
         self.zones = Zones(ZoneInfo(SITE_TZ), ZoneInfo("UTC"))
@@ -80,7 +80,7 @@ class Timeline:
                 yield first + step * i
 
     def records(self, expired: bool) -> Iterator[Any]:
-        from dogcli.storage import StoredFile
+        from dogcli.storage.local import StoredFile
 
         downloaded = self.now.isoformat()
         cdn = "https://cdn.example"
@@ -218,7 +218,7 @@ def run(cfg: Config) -> Section:
 
 def _one(cfg: Config, kind: str, sec: Section) -> None:
     from dogcli.catalog.store import Catalog
-    from dogcli.settings import Settings
+    from dogcli.config import Settings
 
     work = fresh_dir(cfg.workdir, f"catalog-{kind}")
     (work / "data").mkdir()
@@ -272,8 +272,8 @@ def _ledger(
     keeps it day by day), then the stats queries alone: they read its day rows, so they
     must not grow with the captures."""
     from dogcli.catalog.ledger import Ledger
+    from dogcli.config import Settings
     from dogcli.reports.stats import collect_stats
-    from dogcli.settings import Settings
 
     settings = Settings(streams=STREAMS)
     started = time.perf_counter()

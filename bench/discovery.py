@@ -26,9 +26,9 @@ TARGET_BEYOND_API = 1.5
 
 
 def run(cfg: Config) -> Section:
+    from dogcli.config import Settings
     from dogcli.jobs.collect import by_stream
-    from dogcli.settings import Settings
-    from dogcli.site import Browser, CameraSite
+    from dogcli.sources.site.camera import Browser, CameraSite
 
     now = site_now()
     days = past_days(cfg.discovery_days, now.date())

@@ -19,8 +19,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dogcli.catalog.store import Catalog
-from dogcli.settings import sqlite_url
-from dogcli.storage import StoredFile
+from dogcli.config import sqlite_url
+from dogcli.storage.local import StoredFile
 
 
 def fill(url: str, rows: int) -> None:

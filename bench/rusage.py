@@ -26,7 +26,7 @@ def main() -> None:
     out, args = sys.argv[1], sys.argv[2:]
     atexit.register(_write, out)
     sys.argv = ["dogcli", *args]
-    from dogcli.cli import main as dogcli_main
+    from dogcli.cli.app import main as dogcli_main
 
     dogcli_main(args)
 

@@ -54,7 +54,7 @@ def loop(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
 
 
 def heavy_imports(args: list[str], env: dict[str, str]) -> set[str]:
-    code = "import sys; from dogcli.cli import main; main(sys.argv[1:])"
+    code = "import sys; from dogcli.cli.app import main; main(sys.argv[1:])"
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code, *args],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,

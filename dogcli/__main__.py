@@ -1,3 +1,3 @@
-from dogcli.cli import main
+from dogcli.cli.app import main
 
 main()

@@ -35,7 +35,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
         if key.startswith("DOGCLI_") and key != "DOGCLI_TEST_DATABASE_URL":
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
-    monkeypatch.setattr("dogcli.settings.SYSTEM_CONFIG", Path("/nonexistent/dogcli.toml"))
+    monkeypatch.setattr("dogcli.config.SYSTEM_CONFIG", Path("/nonexistent/dogcli.toml"))
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
@@ -140,11 +140,11 @@ def make_site(
     local days given as a list), and the DOGCLI_* environment pointing dogcli at it.
 
     `now` (aware, or naive site-local) fixes the clock of the site AND of dogcli
-    (`dogcli.clock`), so that both agree on "today" (e.g. a day after a DST change); without
+    (`dogcli.model.clock`), so that both agree on "today" (e.g. a day after a DST change); without
     it both follow the real clock. `dataset_kwargs` go to `make_dataset` (e.g. `interval`,
     `outage_rate`); the other keyword arguments to `Replica` (gallery, page_size, ...).
     """
-    from dogcli import clock
+    from dogcli.model import clock
     from tests.replica import Replica, make_dataset
 
     started: list[Any] = []
@@ -223,7 +223,7 @@ class Ran:
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Any:
     """Run dogcli's real entry point in-process (main(): one-line errors, exit codes)."""
-    from dogcli.cli import main
+    from dogcli.cli.app import main
 
     def run(*args: str) -> Ran:
         capsys.readouterr()

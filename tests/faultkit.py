@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from dogcli.captures import Zones, capture_from_path
-from dogcli.storage import TMP_PREFIX, is_jpeg
+from dogcli.model.captures import Zones, capture_from_path
+from dogcli.storage.local import TMP_PREFIX, is_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_ZONE = ZoneInfo("America/Los_Angeles")

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from dogcli.alerts import STATE_FILE, notify_change
-from dogcli.errors import SettingsError
-from dogcli.settings import load_settings
-from dogcli.status import ExitStatus
+from dogcli.config import load_settings
+from dogcli.model.errors import SettingsError
+from dogcli.model.status import ExitStatus
+from dogcli.ops.alerts import STATE_FILE, notify_change
 
 GARBAGE = b"this is not a database, it was overwritten by something else\n" * 100
 
@@ -235,7 +235,7 @@ def test_mail_through_apprise(
 
 @pytest.fixture
 def alert_log() -> Iterator[list[str]]:
-    """What dogcli.alerts logs (the dogcli logger may not propagate to pytest's handler)."""
+    """What dogcli.ops.alerts logs (the dogcli logger may not propagate to pytest's handler)."""
     lines: list[str] = []
 
     class Keep(logging.Handler):
@@ -243,7 +243,7 @@ def alert_log() -> Iterator[list[str]]:
             lines.append(record.getMessage())
 
     handler = Keep()
-    logger = logging.getLogger("dogcli.alerts")
+    logger = logging.getLogger("dogcli.ops.alerts")
     logger.addHandler(handler)
     yield lines
     logger.removeHandler(handler)
@@ -309,7 +309,7 @@ def test_settings_refuse_junk_in_one_line(value: str, message: str, cli: Any) ->
 def test_help_does_not_import_apprise(tmp_path: Path) -> None:
     """apprise is slow to load (README, Alerts): only a run that sends an alert pays for it."""
     probe = (
-        "import sys\nfrom dogcli.cli import main\n"
+        "import sys\nfrom dogcli.cli.app import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print('apprise' in sys.modules)"
     )

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dogcli.captures import (
+from dogcli.model.captures import (
     FULL,
     THUMBNAIL,
     Zones,

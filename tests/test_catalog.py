@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import inspect, text
 
-from dogcli.captures import Zones
 from dogcli.catalog import db
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.store import Catalog, catalog_for, open_catalog, scripted_head
-from dogcli.errors import CatalogUnavailable, SettingsError
-from dogcli.settings import load_settings
-from dogcli.storage import StoredFile
+from dogcli.config import load_settings
+from dogcli.model.captures import Zones
+from dogcli.model.errors import CatalogUnavailable, SettingsError
+from dogcli.storage.local import StoredFile
 
 SITE = ZoneInfo("America/Los_Angeles")
 UTC_ZONE = ZoneInfo("UTC")  # the zone of the URL stamps

@@ -1,4 +1,4 @@
-"""dogcli.cdn.CdnClient against the running replica: variants, faults, validation, pooling."""
+"""CdnClient against the running replica: variants, faults, validation, pooling."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dogcli.captures import FULL, THUMBNAIL, Capture, Zones
-from dogcli.cdn import CdnClient, DownloadFailed, parse_retry_after
-from dogcli.storage import is_jpeg
+from dogcli.model.captures import FULL, THUMBNAIL, Capture, Zones
+from dogcli.sources.cdn import CdnClient, DownloadFailed, parse_retry_after
+from dogcli.storage.local import is_jpeg
 from tests.replica import Replica, RequestRecord, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")

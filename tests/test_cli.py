@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dogcli import __version__
 from dogcli.catalog.store import scripted_head
-from dogcli.cli import app
+from dogcli.cli.app import app
 
 runner = CliRunner()
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
+from dogcli.config import Settings, load_settings
 from dogcli.jobs.collect import Collector
-from dogcli.settings import Settings, load_settings
-from dogcli.site import Found
+from dogcli.sources.site.camera import Found
 from tests.replica import Replica, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")

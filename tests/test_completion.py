@@ -17,7 +17,7 @@ HEAVY = ("sqlalchemy", "alembic", "psycopg", "selenium", "requests", "tenacity",
 
 PROBE = """
 import json, sys
-from dogcli.cli import main
+from dogcli.cli.app import main
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
@@ -64,7 +64,7 @@ def test_without_a_shell_among_the_ancestors_shell_decides(
     # runner descends from one. So shellingham's own failure stands in for it.
     import shellingham
 
-    from dogcli.cli import _completion_shell
+    from dogcli.cli.app import _completion_shell
 
     def no_shell() -> tuple[str, str]:
         raise shellingham.ShellDetectionFailure()

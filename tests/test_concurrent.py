@@ -37,7 +37,7 @@ RUN_JOB = """
 import sys
 from datetime import date
 from dogcli.jobs.fetch import run_backfill
-from dogcli.settings import load_settings
+from dogcli.config import load_settings
 day = date.fromisoformat(sys.argv[1])
 summary = run_backfill(load_settings(), day, day)
 print(summary.line())

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from dogcli.config import PARSERS, Settings, load_settings, unknown_variables
 from dogcli.jobs.config import starter_toml
-from dogcli.settings import PARSERS, Settings, load_settings, unknown_variables
 
 ROOT = Path(__file__).resolve().parent.parent
 

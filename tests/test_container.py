@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dogcli.settings import PARSERS
+from dogcli.config import PARSERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"

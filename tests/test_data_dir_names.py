@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dogcli.catalog.db import display_url
-from dogcli.settings import load_settings
+from dogcli.config import load_settings
 
 NAMES = ["pct%41dir", "q?dir=1", "with space", "hash#tag", "ünïcödé", "at@x:y", "semi;colon"]
 

@@ -44,7 +44,7 @@ def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
             budget["left"] -= written
             return written
 
-        monkeypatch.setattr("dogcli.storage.os.write", write)
+        monkeypatch.setattr("dogcli.storage.local.os.write", write)
     try:
         yield mount_point, mounted
     finally:

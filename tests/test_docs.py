@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dogcli import docs
+from dogcli.cli import docs
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -39,7 +39,7 @@ def test_check_and_update_from_the_command_line(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "300"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "dogcli.docs", *args, str(readme)]
+        command = [sys.executable, "-m", "dogcli.cli.docs", *args, str(readme)]
         return subprocess.run(
             command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60
         )

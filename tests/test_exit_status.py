@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dogcli.errors import DataDirUnusable, DogcliError, SettingsError, UsageError
-from dogcli.lock import LockBusy
-from dogcli.status import ExitStatus, HealthStatus
+from dogcli.archive.lock import LockBusy
+from dogcli.model.errors import DataDirUnusable, DogcliError, SettingsError, UsageError
+from dogcli.model.status import ExitStatus, HealthStatus
 
 PACKAGE = Path(__file__).resolve().parent.parent / "dogcli"
 

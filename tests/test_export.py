@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dogcli.catalog.store import Catalog
-from dogcli.storage import StoredFile
+from dogcli.storage.local import StoredFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ZoneInfo("America/Los_Angeles")
@@ -171,7 +171,7 @@ def run_dogcli(code: str, env: dict[str, str], *args: str) -> subprocess.Complet
     )  # fmt: skip
 
 
-MAIN = "import sys\nfrom dogcli.cli import main\nmain(sys.argv[1:])"
+MAIN = "import sys\nfrom dogcli.cli.app import main\nmain(sys.argv[1:])"
 
 
 def test_parquet_to_a_pipe(archive: str, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dogcli.status import HealthStatus
+from dogcli.model.status import HealthStatus
 from tests.test_ops import journal_fetch, populate, site_now
 
 # label=value[UOM];[warn];[crit];[min];[max] (Monitoring Plugins Development Guidelines)

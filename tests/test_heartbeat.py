@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from dogcli.archive import Archive
-from dogcli.errors import DogcliError
-from dogcli.lock import LockBusy
-from dogcli.settings import load_settings
-from dogcli.status import ExitStatus
+from dogcli.archive.lock import LockBusy
+from dogcli.archive.session import Archive
+from dogcli.config import load_settings
+from dogcli.model.errors import DogcliError
+from dogcli.model.status import ExitStatus
 
 CHECK = "/ping/5f2b9c1e-check-key"
 
@@ -136,7 +136,7 @@ def test_a_dead_ping_url_never_fails_the_run(
 
 
 def test_the_ping_url_keeps_its_query(receiver: Receiver) -> None:
-    from dogcli.alerts import ping_url
+    from dogcli.ops.alerts import ping_url
 
     url = ping_url("https://hc.example/ping/KEY?create=1", "fail", "r1")
     assert url == "https://hc.example/ping/KEY/fail?create=1&rid=r1"
@@ -155,7 +155,7 @@ def test_a_bad_ping_url_is_one_line(
 
 
 def test_ping_failures_are_logged_without_the_key() -> None:
-    from dogcli.alerts import ping
+    from dogcli.ops.alerts import ping
 
     lines: list[str] = []
 
@@ -163,7 +163,7 @@ def test_ping_failures_are_logged_without_the_key() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    logger = logging.getLogger("dogcli.alerts")
+    logger = logging.getLogger("dogcli.ops.alerts")
     handler = Keep()
     logger.addHandler(handler)
     try:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from dogcli.lock import ADVISORY_KEY, AdvisoryLock, LockBusy, LockLost
-from dogcli.status import ExitStatus
+from dogcli.archive.lock import ADVISORY_KEY, AdvisoryLock, LockBusy, LockLost
+from dogcli.model.status import ExitStatus
 from tests import pgserver
 
 pytestmark = pytest.mark.postgres
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOLDER = """
 import sys
 from sqlalchemy import create_engine
-from dogcli.lock import AdvisoryLock
+from dogcli.archive.lock import AdvisoryLock
 lock = AdvisoryLock(create_engine(sys.argv[1]), wait=60)
 lock.acquire()
 print("held", flush=True)

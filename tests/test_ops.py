@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
-from dogcli.captures import Capture, Zones
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog
+from dogcli.config import load_settings
 from dogcli.jobs.cleanup import run_cleanup
-from dogcli.settings import load_settings
-from dogcli.storage import Storage, StoredFile
+from dogcli.model.captures import Capture, Zones
+from dogcli.storage.local import Storage, StoredFile
 from tests.pgserver import free_port
 
 TZ = ZoneInfo("America/Los_Angeles")
@@ -93,7 +93,7 @@ def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from dogcli.lock import archive_lock
+from dogcli.archive.lock import archive_lock
 from dogcli.catalog.store import Catalog
 catalog = Catalog(sys.argv[2]) if sys.argv[2] != "-" else None
 with archive_lock(Path(sys.argv[1]), catalog):
@@ -207,7 +207,7 @@ def test_cleanup_deletes_exactly_what_is_older_than_the_retention(
 CRASHER = """
 import os, sys
 from dogcli.catalog import store
-from dogcli.cli import main
+from dogcli.cli.app import main
 calls = {"n": 0}
 real = store.Catalog.delete_ids
 def crash_on_second(self, ids):

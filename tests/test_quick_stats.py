@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from dogcli import clock
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.quick import read_stats
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog
+from dogcli.config import load_settings
+from dogcli.model import clock
 from dogcli.reports.stats import collect_stats, stats_report
-from dogcli.settings import load_settings
-from dogcli.storage import StoredFile
+from dogcli.storage.local import StoredFile
 
 NOW = datetime(2025, 9, 7, 19, 0, tzinfo=UTC)  # noon in Los Angeles
 
@@ -80,7 +80,7 @@ def test_stats_does_not_load_sqlalchemy(archive: Any, tmp_path: Path) -> None:
     """What makes it fast: the command's process never imports SQLAlchemy (or Alembic)."""
     settings = archive
     code = (
-        "import sys\nfrom dogcli.cli import main\n"
+        "import sys\nfrom dogcli.cli.app import main\n"
         "try:\n    main(['stats', '--json'])\nexcept SystemExit as e:\n    code = e.code\n"
         "print('LOADED', sorted(m for m in ('sqlalchemy', 'alembic') if m in sys.modules),"
         " code, file=sys.stderr)\n"

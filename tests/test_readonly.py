@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dogcli.status import ExitStatus, HealthStatus
+from dogcli.model.status import ExitStatus, HealthStatus
 
 
 def tree(folder: Path) -> list[str]:

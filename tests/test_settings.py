@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dogcli.captures import Zones
-from dogcli.errors import SettingsError
-from dogcli.settings import Settings, load_settings
+from dogcli.config import Settings, load_settings
+from dogcli.model.captures import Zones
+from dogcli.model.errors import SettingsError
 
 
 def test_defaults() -> None:

@@ -1,4 +1,4 @@
-"""dogcli.site (Browser + CameraSite) against the replica's camera page in headless Chromium."""
+"""Browser + CameraSite against the replica's camera page in headless Chromium."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from dogcli.captures import THUMBNAIL
-from dogcli.errors import BrowserError, DiscoveryError
-from dogcli.settings import Settings
-from dogcli.site import DATE_INPUT, Browser, CameraSite, Found, _PageError
+from dogcli.config import Settings
+from dogcli.model.captures import THUMBNAIL
+from dogcli.model.errors import BrowserError, DiscoveryError
+from dogcli.sources.site.camera import DATE_INPUT, Browser, CameraSite, Found, _PageError
 from tests.replica import Replica, make_dataset
 
 pytestmark = pytest.mark.browser
@@ -253,7 +253,7 @@ def test_api_failure_then_ok_is_retried(
     check(site.discover("in_gate", TODAY), rep, "in_gate", TODAY)
     day = d(-8)
     rep.faults.api(["fail"])
-    with caplog.at_level(logging.WARNING, logger="dogcli.site"):
+    with caplog.at_level(logging.WARNING, logger="dogcli.sources.site.camera"):
         found = site.discover("in_gate", day)
     assert found, "an API failure must not pass for an empty day"
     check(found, rep, "in_gate", day)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dogcli.errors import StorageError
-from dogcli.redact import redact_url
-from dogcli.storage import Storage, StoredFile, is_jpeg
+from dogcli.model.errors import StorageError
+from dogcli.model.redact import redact_url
+from dogcli.storage.local import Storage, StoredFile, is_jpeg
 
 JPEG = b"\xff\xd8\xff\xe0" + b"x" * 100 + b"\xff\xd9"
 

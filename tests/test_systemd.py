@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dogcli.settings import ENV_PREFIX, PARSERS
+from dogcli.config import ENV_PREFIX, PARSERS
 from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent

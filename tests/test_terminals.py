@@ -15,7 +15,7 @@ CAMERAS = "apm:in_gate,apm:out_gate,fms:in_gate"
 
 
 def test_cameras_setting_is_strict(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dogcli.settings import load_settings
+    from dogcli.config import load_settings
 
     settings = load_settings(env={"DOGCLI_CAMERAS": CAMERAS})
     assert settings.terminals == ("apm", "fms")
@@ -42,7 +42,7 @@ def test_cameras_setting_is_strict(cli: Any, monkeypatch: pytest.MonkeyPatch) ->
 def test_two_terminals_in_one_fetch_one_browser(
     make_site: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dogcli import site as site_module
+    from dogcli.sources.site import camera as site_module
     from tests.replica import make_dataset
 
     now = site_now()

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dogcli import clock
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
-from dogcli.settings import load_settings
-from dogcli.storage import Storage
+from dogcli.config import load_settings
+from dogcli.model import clock
+from dogcli.storage.local import Storage
 
 NOW = datetime(2025, 9, 20, 19, 0, tzinfo=UTC)
 CAMERAS = "apm:in_gate,fms:in_gate"

@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from dogcli import clock
-from dogcli.captures import Zones, capture_from_path, parse_image_url, rel_path
 from dogcli.catalog import db
 from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog, as_utc, scripted_head
+from dogcli.config import load_settings
 from dogcli.jobs.collect import fetch_plan, site_today
-from dogcli.settings import load_settings
+from dogcli.model import clock
+from dogcli.model.captures import Zones, capture_from_path, parse_image_url, rel_path
 
 LA = ZoneInfo("America/Los_Angeles")
 ZONES = Zones(LA, ZoneInfo("UTC"))
@@ -233,7 +233,7 @@ def test_fetch_plan_starts_at_the_local_day_of_the_newest_capture(
 
 
 def _record(stamp: str, stream: str = "in_gate") -> Any:
-    from dogcli.storage import StoredFile
+    from dogcli.storage.local import StoredFile
 
     capture = ZONES.capture("apm", stream, stamp)
     return StoredFile("apm", stream, stamp, "full", capture.rel_path, 100,

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from dogcli import clock
 from dogcli.catalog.models import CaptureRow, DayRow, WantedRow
 from dogcli.catalog.store import Catalog
+from dogcli.model import clock
 
 LA = ZoneInfo("America/Los_Angeles")
 pytestmark = pytest.mark.browser
@@ -251,9 +251,9 @@ def test_a_replaced_thumbnail_whose_row_was_not_updated_is_mended_by_the_next_ru
 ) -> None:
     """Crash between renaming the full size over the thumbnail and updating its row: the
     pending journal's record brings the row to the file."""
+    from dogcli.config import load_settings
     from dogcli.jobs.collect import Collector
-    from dogcli.settings import load_settings
-    from dogcli.storage import Storage
+    from dogcli.storage.local import Storage
 
     data = tmp_path / "data"
     settings = load_settings({"data_dir": str(data)}, env={})

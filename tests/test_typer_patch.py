@@ -1,4 +1,4 @@
-"""dogcli.cli replaces typer's private _TyperParameter.get_runtime_param so that an option left
+"""dogcli.cli.app replaces typer's private _TyperParameter.get_runtime_param so that an option left
 unset skips pydantic (0.15 s of `dogcli health`). typer is pinned for it; these tests tell
 whoever moves the pin whether the patch still applies and still pays off."""
 
@@ -12,13 +12,13 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from dogcli.status import HealthStatus
+from dogcli.model.status import HealthStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
 import json, sys
-from dogcli.cli import main
+from dogcli.cli.app import main
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
@@ -47,7 +47,7 @@ def test_typer_is_pinned_to_the_installed_version() -> None:
 def test_the_patch_applies() -> None:
     from typer.core import _TyperParameter
 
-    import dogcli.cli  # noqa: F401
+    import dogcli.cli.app  # noqa: F401
 
     assert getattr(_TyperParameter.get_runtime_param, "_dogcli", False)
 

@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
-from dogcli.captures import Capture, Zones
 from dogcli.catalog.store import Catalog
-from dogcli.cdn import CdnClient
+from dogcli.config import load_settings
 from dogcli.jobs.verify import run_verify
-from dogcli.settings import load_settings
-from dogcli.storage import Storage, StoredFile
+from dogcli.model.captures import Capture, Zones
+from dogcli.sources.cdn import CdnClient
+from dogcli.storage.local import Storage, StoredFile
 from tests.faultkit import cli_command, cli_env, kill_group, record, rows_of
 from tests.replica import Replica, make_dataset
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from dogcli.status import ExitStatus
+from dogcli.model.status import ExitStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 
 HOLDER = """
 import sys
 from pathlib import Path
-from dogcli.lock import archive_lock
+from dogcli.archive.lock import archive_lock
 from dogcli.catalog.store import Catalog
 catalog = Catalog(sys.argv[2]) if sys.argv[2] != "-" else None
 with archive_lock(Path(sys.argv[1]), catalog, shared=sys.argv[3] == "shared"):

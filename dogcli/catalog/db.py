@@ -12,8 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from dogcli.catalog.revisions import migrations_dir
-from dogcli.errors import SettingsError
-from dogcli.redact import redact_url
+from dogcli.model.errors import SettingsError
+from dogcli.model.redact import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from dogcli import clock
-from dogcli.captures import THUMBNAIL, Zones
 from dogcli.catalog.models import CaptureRow, DayRow, WantedRow
 from dogcli.catalog.store import Catalog, as_utc
-from dogcli.settings import Settings
+from dogcli.config import Settings
+from dogcli.model import clock
+from dogcli.model.captures import THUMBNAIL, Zones
 
 ANY = "any"  # listed, not stored
 FULL_SIZE = "full"  # stored as a thumbnail; its full size may still appear

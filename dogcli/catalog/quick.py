@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from dogcli.catalog.revisions import scripted_head
 from dogcli.catalog.runrecord import Run, run_from_row
-from dogcli.settings import Settings
+from dogcli.config import Settings
 
 RUN_COLUMNS = ("id, command, streams, host, pid, started_at, finished_at, outcome, found, new, "
                "failed, deleted, bytes, error")  # fmt: skip

@@ -7,7 +7,7 @@ import functools
 import re
 from pathlib import Path
 
-from dogcli.errors import CatalogUnavailable
+from dogcli.model.errors import CatalogUnavailable
 
 
 def migrations_dir() -> Path:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dogcli import clock
+from dogcli.model import clock
 
 RECORDED = ("fetch", "backfill", "cleanup")  # the commands the journal records
 OUTCOMES = ("running", "ok", "partial", "failed", "skipped")

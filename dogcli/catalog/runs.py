@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from dogcli import clock
 from dogcli.catalog.models import RunRow
 from dogcli.catalog.runrecord import Run as Run
 from dogcli.catalog.runrecord import run_from_row
 from dogcli.catalog.store import Catalog, as_utc
-from dogcli.redact import redact_url
+from dogcli.model import clock
+from dogcli.model.redact import redact_url
 
 
 def _values(run: Run) -> dict[str, Any]:

@@ -13,14 +13,14 @@ from sqlalchemy import Engine, bindparam, delete, func, select, text, tuple_, up
 from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from dogcli.captures import STAMP_FORMAT
 from dogcli.catalog import db
 from dogcli.catalog.models import CaptureRow, DayRow
 from dogcli.catalog.revisions import scripted_head
-from dogcli.errors import CatalogUnavailable
-from dogcli.retry import BackoffWait
-from dogcli.settings import Settings
-from dogcli.storage import StoredFile
+from dogcli.config import Settings
+from dogcli.model.captures import STAMP_FORMAT
+from dogcli.model.errors import CatalogUnavailable
+from dogcli.model.retry import BackoffWait
+from dogcli.storage.local import StoredFile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

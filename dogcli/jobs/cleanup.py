@@ -19,13 +19,13 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from dogcli import clock
-from dogcli.archive import Archive
+from dogcli.archive.session import Archive
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.store import Catalog
-from dogcli.errors import UsageError
-from dogcli.settings import Settings
-from dogcli.storage import Storage, disk_used
+from dogcli.config import Settings
+from dogcli.model import clock
+from dogcli.model.errors import UsageError
+from dogcli.storage.local import Storage, disk_used
 
 log = logging.getLogger(__name__)
 BATCH = 1000

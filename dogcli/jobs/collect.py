@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dogcli import clock
-from dogcli.captures import FULL, Capture, capture_from_path
 from dogcli.catalog.ledger import (
     FULL_SIZE,
     DayRead,
@@ -29,13 +27,15 @@ from dogcli.catalog.ledger import (
     settle_moment,
 )
 from dogcli.catalog.store import Catalog, open_catalog
-from dogcli.errors import CatalogUnavailable, DiscoveryError, NoCamera
-from dogcli.settings import Settings
-from dogcli.storage import Storage, StoredFile
+from dogcli.config import Settings
+from dogcli.model import clock
+from dogcli.model.captures import FULL, Capture, capture_from_path
+from dogcli.model.errors import CatalogUnavailable, DiscoveryError, NoCamera
+from dogcli.storage.local import Storage, StoredFile
 
 if TYPE_CHECKING:  # requests costs a tenth of a second to import: only runs that download
-    from dogcli.cdn import Downloaded
-    from dogcli.site import Found
+    from dogcli.sources.cdn import Downloaded
+    from dogcli.sources.site.camera import Found
 
 log = logging.getLogger(__name__)
 
@@ -369,11 +369,11 @@ class Collector:
         browser: Any = None
         discoverer = self.discoverer
         if discoverer is None and plan and self.browser is not None:
-            from dogcli.site import CameraSite
+            from dogcli.sources.site.camera import CameraSite
 
             discoverer = CameraSite(self.browser, s)
         elif discoverer is None and plan:
-            from dogcli.site import Browser, CameraSite
+            from dogcli.sources.site.camera import Browser, CameraSite
 
             binary, driver = s.browser_paths()
             browser = Browser(binary, driver, s.page_timeout, s.timezone, state_dir=s.data_dir)
@@ -476,7 +476,7 @@ class Collector:
         """Download captures again and put file and row in place, as a run's downloads do
         (verify --repair: missing or damaged files). Returns why each failed one failed, by
         (stream, url_ts)."""
-        from dogcli.cdn import DownloadFailed
+        from dogcli.sources.cdn import DownloadFailed
 
         downloader = self.downloader or self._cdn_client()
         failures: dict[tuple[str, str], str] = {}
@@ -498,7 +498,7 @@ class Collector:
         return failures
 
     def _cdn_client(self) -> Downloader:
-        from dogcli.cdn import CdnClient
+        from dogcli.sources.cdn import CdnClient
 
         return CdnClient.for_settings(self.settings)
 
@@ -508,7 +508,7 @@ class Collector:
         block: bool,
         timeout: float | None = None,
     ) -> set[Future[tuple[StoredFile, bool]]]:
-        from dogcli.cdn import DownloadFailed, FullSizeMissing
+        from dogcli.sources.cdn import DownloadFailed, FullSizeMissing
 
         if not pending:
             return pending

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dogcli.errors import UsageError
-from dogcli.redact import redact_url
-from dogcli.settings import (
+from dogcli.config import (
     PARSERS,
     Settings,
     config_file,
@@ -21,6 +19,8 @@ from dogcli.settings import (
     load_settings_with_sources,
     user_config_path,
 )
+from dogcli.model.errors import UsageError
+from dogcli.model.redact import redact_url
 
 # One line each for the starter file (README "Settings" has the long form).
 DESCRIPTIONS: dict[str, str] = {

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from dogcli.archive import Archive
+from dogcli.archive.session import Archive
 from dogcli.catalog.store import CaptureRecord
-from dogcli.errors import UsageError
-from dogcli.settings import NAME_RE, Settings
+from dogcli.config import NAME_RE, Settings
+from dogcli.model.errors import UsageError
 
 FORMATS = ("csv", "jsonl", "parquet")
 COLUMNS = ("terminal", "stream", "captured_at", "day", "variant", "path", "bytes", "sha256")

@@ -9,12 +9,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from dogcli.archive import Archive
+from dogcli.archive.session import Archive
 from dogcli.catalog.ledger import Wanted, incomplete_days
 from dogcli.catalog.store import Catalog, open_catalog
-from dogcli.errors import CatalogUnavailable, UsageError
+from dogcli.config import Settings
 from dogcli.jobs.collect import Collector, Reporter, Summary, days_between, fetch_plan, site_today
-from dogcli.settings import Settings
+from dogcli.model.errors import CatalogUnavailable, UsageError
 
 _RANGE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$")
 
@@ -116,7 +116,7 @@ def collect_terminals(
     owned: Catalog | None = None
     browser: Any = None
     if len(parts) > 1:
-        from dogcli.site import Browser
+        from dogcli.sources.site.camera import Browser
 
         s = parts[0]
         if catalog is None and not catalog_error:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dogcli.archive import Archive
-from dogcli.settings import Settings
+from dogcli.archive.session import Archive
+from dogcli.config import Settings
 
 
 def upgrade_catalog(settings: Settings) -> tuple[bool, str | None]:

@@ -46,16 +46,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dogcli import clock
-from dogcli.captures import STAMP_FORMAT, Capture
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
-from dogcli.cdn import CdnClient, Downloaded, DownloadFailed
-from dogcli.errors import StorageError, UsageError
+from dogcli.config import NAME_RE, Settings
 from dogcli.jobs.collect import Collector
-from dogcli.settings import NAME_RE, Settings
-from dogcli.storage import TMP_PREFIX, Storage, StoredFile, is_jpeg, is_stale_temp
+from dogcli.model import clock
+from dogcli.model.captures import STAMP_FORMAT, Capture
+from dogcli.model.errors import StorageError, UsageError
+from dogcli.sources.cdn import CdnClient, Downloaded, DownloadFailed
+from dogcli.storage.local import TMP_PREFIX, Storage, StoredFile, is_jpeg, is_stale_temp
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from dogcli.archive import Archive
-from dogcli.errors import DogcliError
+from dogcli.archive.session import Archive
+from dogcli.config import Settings
 from dogcli.jobs.verify import VerifyReport, run_verify
-from dogcli.settings import Settings
+from dogcli.model.errors import DogcliError
 
 
 def verify_archive(

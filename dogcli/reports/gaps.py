@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dogcli import clock
-from dogcli.archive import Archive
+from dogcli.archive.session import Archive
 from dogcli.catalog.ledger import DayState, Ledger, archive_days, overdue
 from dogcli.catalog.store import Catalog
-from dogcli.settings import Settings
+from dogcli.config import Settings
+from dogcli.model import clock
 
 HOURLY_DAYS = 3  # the newest days drawn hour by hour
 

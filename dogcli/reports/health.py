@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dogcli import clock
-from dogcli.archive import Archive, no_archive_message
-from dogcli.errors import CatalogUnavailable, DogcliError
-from dogcli.redact import redact_url
-from dogcli.settings import Settings
-from dogcli.status import HealthStatus
-from dogcli.storage import disk_percent
+from dogcli.archive.session import Archive, no_archive_message
+from dogcli.config import Settings
+from dogcli.model import clock
+from dogcli.model.errors import CatalogUnavailable, DogcliError
+from dogcli.model.redact import redact_url
+from dogcli.model.status import HealthStatus
+from dogcli.storage.local import disk_percent
 
 OK, WARNING, CRITICAL, UNKNOWN = "ok", "warning", "critical", "unknown"
 EXIT_CODES = {
@@ -272,7 +272,7 @@ def _staleness(
 
 def write_health_file(settings: Settings, report: HealthReport) -> Path | None:
     """The same JSON, atomically, for monitors that read a file; skipped if the dir is gone."""
-    from dogcli.storage import write_file_atomic
+    from dogcli.storage.local import write_file_atomic
 
     path = settings.data_dir / HEALTH_FILE
     if not settings.data_dir.is_dir():

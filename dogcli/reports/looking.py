@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dogcli.catalog.quick import catalog_file, no_archive_message
-from dogcli.settings import Settings
+from dogcli.config import Settings
 
 if TYPE_CHECKING:
     from dogcli.catalog.runs import Run
@@ -18,7 +18,7 @@ def no_archive_note(settings: Settings) -> str | None:
         return None if path.exists() else no_archive_message(path)
     if settings.database_url.startswith("postgres"):
         return None  # a server: opening it never creates anything
-    from dogcli.archive import Archive
+    from dogcli.archive.session import Archive
 
     missing = Archive(settings).missing()
     return no_archive_message(missing) if missing is not None else None
@@ -26,7 +26,7 @@ def no_archive_note(settings: Settings) -> str | None:
 
 def recent_runs(settings: Settings, limit: int) -> list[Run]:
     """The run journal, newest first."""
-    from dogcli.archive import Archive
+    from dogcli.archive.session import Archive
     from dogcli.catalog.runs import RunJournal
 
     with Archive(settings) as archive:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dogcli import clock
 from dogcli.catalog.quick import StatsRows, read_stats
 from dogcli.catalog.runrecord import RECORDED
-from dogcli.settings import Settings
+from dogcli.config import Settings
+from dogcli.model import clock
 
 if TYPE_CHECKING:
     from dogcli.catalog.store import Catalog
@@ -47,7 +47,7 @@ def _terminal_report(settings: Settings, streams: Sequence[str] = ()) -> dict[st
     rows = read_stats(settings, chosen, now, midnight, today, RECORDED)
     if rows is not None:
         return build_report(settings, chosen, now, rows)
-    from dogcli.archive import Archive
+    from dogcli.archive.session import Archive
 
     with Archive(settings) as archive:
         return collect_stats(settings, archive.existing_catalog(), chosen, now)

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dogcli import clock
+from dogcli.archive.lock import ArchiveLock, LockBusy, archive_lock
 from dogcli.catalog import db
 from dogcli.catalog.quick import no_archive_message as no_archive_message
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.catalog.store import Catalog, catalog_for
-from dogcli.errors import CatalogUnavailable, DogcliError
-from dogcli.lock import ArchiveLock, LockBusy, archive_lock
-from dogcli.settings import Settings
-from dogcli.storage import Storage
+from dogcli.config import Settings
+from dogcli.model import clock
+from dogcli.model.errors import CatalogUnavailable, DogcliError
+from dogcli.storage.local import Storage
 
 log = logging.getLogger(__name__)
 PINGED = ("fetch", "backfill", "cleanup")
@@ -220,7 +220,7 @@ class Archive:
 
     def alert(self, key: str, failing: bool, subject: str, body: str) -> None:
         """An alert on a change of state only (kept in the data dir)."""
-        from dogcli.alerts import notify_change
+        from dogcli.ops.alerts import notify_change
 
         settings = self.settings
         quietly("alert", lambda: notify_change(
@@ -234,7 +234,7 @@ class Archive:
         url = self.settings.ping_url
         if not url or run.command not in PINGED:
             return
-        from dogcli.alerts import ping
+        from dogcli.ops.alerts import ping
 
         if not self._run_id:
             self._run_id = str(uuid.uuid4())
@@ -243,7 +243,7 @@ class Archive:
 
     def write_metrics(self, path: Path, health_status: int | None = None) -> None:
         """The whole Prometheus textfile, derived from the catalog, written atomically."""
-        from dogcli.metrics import render, write_metrics
+        from dogcli.ops.metrics import render, write_metrics
 
         catalog = self._catalog
         if catalog is None:

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dogcli.captures import Zones
-from dogcli.errors import SettingsError, UsageError
+from dogcli.model.captures import Zones
+from dogcli.model.errors import SettingsError, UsageError
 
 ENV_PREFIX = "DOGCLI_"
 SYSTEM_CONFIG = Path("/etc/dogcli/config.toml")
@@ -531,6 +531,6 @@ def _warn_unknown_variables(env: dict[str, str]) -> None:
             continue
         _warned.add(variable)
         hint = f"; did you mean {close}?" if close else ""
-        logging.getLogger("dogcli.settings").warning(
+        logging.getLogger("dogcli.config").warning(
             "warning: %s is not a dogcli setting, ignored%s", variable, hint
         )

@@ -37,10 +37,10 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from dogcli.captures import Capture, parse_image_url
-from dogcli.errors import BrowserError, DiscoveryError, NoCamera
-from dogcli.retry import BackoffWait
-from dogcli.settings import Settings
+from dogcli.config import Settings
+from dogcli.model.captures import Capture, parse_image_url
+from dogcli.model.errors import BrowserError, DiscoveryError, NoCamera
+from dogcli.model.retry import BackoffWait
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from dogcli.redact import redact_url
+from dogcli.model.redact import redact_url
 
 
 class RedactingFormatter(logging.Formatter):

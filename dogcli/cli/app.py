@@ -12,9 +12,9 @@ import typer
 from typer.core import TyperGroup
 
 from dogcli import __version__
-from dogcli.errors import DogcliError, Terminated, UsageError
-from dogcli.output import Console, configure_logging, make_reporter
-from dogcli.status import ExitStatus, HealthStatus
+from dogcli.cli.render import Console, configure_logging, make_reporter
+from dogcli.model.errors import DogcliError, Terminated, UsageError
+from dogcli.model.status import ExitStatus, HealthStatus
 
 
 def _unset_options_need_no_coercion() -> None:
@@ -143,7 +143,7 @@ class State:
         self.console = Console()
 
     def settings(self, **more: Any) -> Any:
-        from dogcli.settings import load_settings
+        from dogcli.config import load_settings
 
         return load_settings({**self.overrides, **more}, self.config)
 
@@ -626,7 +626,7 @@ def _global_flags_first(argv: list[str] | None) -> list[str]:
 
 
 def _error(message: str) -> None:
-    from dogcli.redact import redact_url
+    from dogcli.model.redact import redact_url
 
     line = " ".join(redact_url(message).split())
     print(f"dogcli: error: {line}", file=sys.stderr, flush=True)

@@ -14,9 +14,9 @@ from types import TracebackType
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from dogcli import __version__
-from dogcli.redact import redact_url
-from dogcli.settings import HOST_SCHEMES, alert_service, alert_target_name
-from dogcli.storage import write_file_atomic
+from dogcli.config import HOST_SCHEMES, alert_service, alert_target_name
+from dogcli.model.redact import redact_url
+from dogcli.storage.local import write_file_atomic
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".alerts.json"

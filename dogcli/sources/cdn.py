@@ -15,10 +15,10 @@ from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from dogcli import __version__
-from dogcli.captures import FULL, THUMBNAIL, Capture
-from dogcli.retry import BackoffWait
-from dogcli.settings import Settings
-from dogcli.storage import is_jpeg
+from dogcli.config import Settings
+from dogcli.model.captures import FULL, THUMBNAIL, Capture
+from dogcli.model.retry import BackoffWait
+from dogcli.storage.local import is_jpeg
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """README's command reference, generated from each command's --help (`make docs`).
 
-    python -m dogcli.docs [README.md]          rewrite the marked section
-    python -m dogcli.docs --check [README.md]  exit 1 when it is out of date
+    python -m dogcli.cli.docs [README.md]          rewrite the marked section
+    python -m dogcli.cli.docs --check [README.md]  exit 1 when it is out of date
 
 The help is rendered at a fixed width, without colour, whatever the terminal is, so the
 section is the same on every machine (tests/test_docs.py fails when README differs)."""
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dogcli.status import ExitStatus
+from dogcli.model.status import ExitStatus
 
 START = "<!-- commands:start -->"
 END = "<!-- commands:end -->"
@@ -36,7 +36,7 @@ def help_texts() -> list[tuple[str, str]]:
     """(`dogcli fetch`, its --help) for the program and every command, in --help's order."""
     import typer
 
-    from dogcli.cli import app
+    from dogcli.cli.app import app
 
     root = typer.main.get_command(app)
     ctx = root.make_context(
@@ -75,15 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         text = readme.read_text(encoding="utf-8")
         fresh = update(text)
     except (OSError, ValueError) as exc:
-        print(f"dogcli.docs: error: {readme}: {exc}", file=sys.stderr)
+        print(f"dogcli.cli.docs: error: {readme}: {exc}", file=sys.stderr)
         return ExitStatus.USAGE
     if fresh == text:
         return ExitStatus.OK
     if check:
-        print(f"dogcli.docs: {readme} is out of date: run `make docs`", file=sys.stderr)
+        print(f"dogcli.cli.docs: {readme} is out of date: run `make docs`", file=sys.stderr)
         return ExitStatus.FAILURE
     readme.write_text(fresh, encoding="utf-8")
-    print(f"dogcli.docs: updated {readme}", file=sys.stderr)
+    print(f"dogcli.cli.docs: updated {readme}", file=sys.stderr)
     return ExitStatus.OK
 
 

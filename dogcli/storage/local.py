@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dogcli import clock
-from dogcli.captures import Capture
-from dogcli.errors import DataDirUnusable, StorageError
+from dogcli.model import clock
+from dogcli.model.captures import Capture
+from dogcli.model.errors import DataDirUnusable, StorageError
 
 TMP_PREFIX = ".tmp-"
 PENDING_NAME = ".pending.jsonl"

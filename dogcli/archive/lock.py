@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dogcli.errors import DogcliError
-from dogcli.status import ExitStatus
+from dogcli.model.errors import DogcliError
+from dogcli.model.status import ExitStatus
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dogcli.status import ExitStatus
+from dogcli.model.status import ExitStatus
 
 
 class DogcliError(Exception):

@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dogcli import clock
 from dogcli.catalog.runrecord import RECORDED
 from dogcli.catalog.runs import RunJournal
 from dogcli.catalog.store import Catalog
-from dogcli.settings import Settings
-from dogcli.storage import write_file_atomic
+from dogcli.config import Settings
+from dogcli.model import clock
+from dogcli.storage.local import write_file_atomic
 
 COMMANDS = RECORDED
 OUTCOMES = ("ok", "partial", "failed", "skipped")
