@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dogcli.model.captures import FULL, THUMBNAIL, Capture, Zones
-from dogcli.sources.cdn import CdnClient, DownloadFailed, parse_retry_after
+from dogcli.sources.base import DownloadFailed
+from dogcli.sources.cdn import CdnClient, parse_retry_after
 from dogcli.storage.local import is_jpeg
 from tests.replica import Replica, RequestRecord, make_dataset
 

@@ -18,7 +18,7 @@ from dogcli.catalog.models import CaptureRow
 from dogcli.catalog.store import Catalog
 from dogcli.config import Settings, load_settings
 from dogcli.jobs.collect import Collector
-from dogcli.sources.site.camera import Found
+from dogcli.sources.base import Found
 from tests.replica import Replica, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")

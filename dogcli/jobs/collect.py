@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from dogcli.catalog.ledger import (
     FULL_SIZE,
@@ -31,29 +31,13 @@ from dogcli.config import Settings
 from dogcli.model import clock
 from dogcli.model.captures import FULL, Capture, capture_from_path
 from dogcli.model.errors import CatalogUnavailable, DiscoveryError, NoCamera
+from dogcli.sources.base import Discoverer, Downloader, Found
 from dogcli.storage.local import Storage, StoredFile
-
-if TYPE_CHECKING:  # requests costs a tenth of a second to import: only runs that download
-    from dogcli.sources.cdn import Downloaded
-    from dogcli.sources.site.camera import Found
 
 log = logging.getLogger(__name__)
 
 
 INTERRUPT_GRACE = 3.0  # seconds an interrupted run gives the downloads in flight
-
-
-class Discoverer(Protocol):
-    """Which captures the page lists for a (stream, local day)."""
-
-    def discover(self, stream: str, day: date) -> list[Found]: ...
-
-
-class Downloader(Protocol):
-    """Fetches a capture's image: full size first, the thumbnail when allowed."""
-
-    def download(self, capture: Capture, thumbnail: bool = True) -> Downloaded: ...
-    def close(self) -> None: ...
 
 
 class _Cancelled(Exception):
@@ -476,7 +460,7 @@ class Collector:
         """Download captures again and put file and row in place, as a run's downloads do
         (verify --repair: missing or damaged files). Returns why each failed one failed, by
         (stream, url_ts)."""
-        from dogcli.sources.cdn import DownloadFailed
+        from dogcli.sources.base import DownloadFailed
 
         downloader = self.downloader or self._cdn_client()
         failures: dict[tuple[str, str], str] = {}
@@ -508,7 +492,7 @@ class Collector:
         block: bool,
         timeout: float | None = None,
     ) -> set[Future[tuple[StoredFile, bool]]]:
-        from dogcli.sources.cdn import DownloadFailed, FullSizeMissing
+        from dogcli.sources.base import DownloadFailed, FullSizeMissing
 
         if not pending:
             return pending

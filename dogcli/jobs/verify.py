@@ -54,7 +54,8 @@ from dogcli.jobs.collect import Collector
 from dogcli.model import clock
 from dogcli.model.captures import STAMP_FORMAT, Capture
 from dogcli.model.errors import StorageError, UsageError
-from dogcli.sources.cdn import CdnClient, Downloaded, DownloadFailed
+from dogcli.sources.base import Downloaded, DownloadFailed
+from dogcli.sources.cdn import CdnClient
 from dogcli.storage.local import TMP_PREFIX, Storage, StoredFile, is_jpeg, is_stale_temp
 
 log = logging.getLogger(__name__)

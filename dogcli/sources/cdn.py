@@ -6,7 +6,6 @@ import hashlib
 import logging
 import math
 import threading
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -18,6 +17,7 @@ from dogcli import __version__
 from dogcli.config import Settings
 from dogcli.model.captures import FULL, THUMBNAIL, Capture
 from dogcli.model.retry import BackoffWait
+from dogcli.sources.base import Downloaded, DownloadFailed, FullSizeMissing
 from dogcli.storage.local import is_jpeg
 
 log = logging.getLogger(__name__)
@@ -36,23 +36,6 @@ class TransientError(Exception):
 
 class NotFound(Exception):
     """404: the CDN does not have this variant."""
-
-
-class DownloadFailed(Exception):
-    """The capture could not be downloaded within the retry budget."""
-
-
-class FullSizeMissing(DownloadFailed):
-    """The full size of a capture kept as a thumbnail is still a 404."""
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    capture: Capture
-    variant: str
-    url: str
-    data: bytes
-    sha256: str
 
 
 def parse_retry_after(value: str | None) -> float | None:

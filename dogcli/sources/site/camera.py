@@ -41,6 +41,7 @@ from dogcli.config import Settings
 from dogcli.model.captures import Capture, parse_image_url
 from dogcli.model.errors import BrowserError, DiscoveryError, NoCamera
 from dogcli.model.retry import BackoffWait
+from dogcli.sources.base import Found
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +223,6 @@ for (const pager of document.querySelectorAll('.el-pagination')) {
 }
 return false;
 """
-
-
-@dataclass(frozen=True)
-class Found:
-    capture: Capture
-    variant: str  # which image the page showed; the CDN client decides what to keep
 
 
 # -- the browser's processes ---------------------------------------------------------------
