@@ -80,7 +80,7 @@ class Timeline:
                 yield first + step * i
 
     def records(self, expired: bool) -> Iterator[Any]:
-        from dogcli.storage.local import StoredFile
+        from dogcli.storage.base import StoredFile
 
         downloaded = self.now.isoformat()
         cdn = "https://cdn.example"
@@ -217,7 +217,7 @@ def run(cfg: Config) -> Section:
 
 
 def _one(cfg: Config, kind: str, sec: Section) -> None:
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.captures import Catalog
     from dogcli.config import Settings
 
     work = fresh_dir(cfg.workdir, f"catalog-{kind}")
@@ -324,7 +324,7 @@ def _cleanup(
     if not has_command(env, "cleanup"):
         sec.add(missing(label, "s", "n/a (command missing)", f"< {target:.1f}"))
         return
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.captures import Catalog
 
     samples = []
     cmd = [sys.executable, "-m", "dogcli", "cleanup", "--retention-days",

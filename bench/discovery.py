@@ -27,8 +27,9 @@ TARGET_BEYOND_API = 1.5
 
 def run(cfg: Config) -> Section:
     from dogcli.config import Settings
-    from dogcli.jobs.collect import by_stream
-    from dogcli.sources.site.camera import Browser, CameraSite
+    from dogcli.jobs.plan import by_stream
+    from dogcli.sources.site.browser import Browser
+    from dogcli.sources.site.page import CameraSite
 
     now = site_now()
     days = past_days(cfg.discovery_days, now.date())

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.captures import Catalog
 from dogcli.config import sqlite_url
-from dogcli.storage.local import StoredFile
+from dogcli.storage.base import StoredFile
 
 
 def fill(url: str, rows: int) -> None:

@@ -1,27 +1,29 @@
-"""Settings: defaults < TOML file < environment (DOGCLI_*) < command-line options."""
+"""Settings: defaults < TOML file < environment (DOGCLI_*) < command-line options.
+
+The Settings dataclass with its derived values, and where each value comes from; the
+parsers of the values are in config_values."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
-import re
-import shutil
-import socket
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from dogcli.config_values import NAME_RE as NAME_RE
+from dogcli.config_values import PARSERS as PARSERS
+from dogcli.config_values import ItemCheck as ItemCheck
 from dogcli.model.captures import Zones
-from dogcli.model.errors import SettingsError, UsageError
+from dogcli.model.errors import SettingsError
+from dogcli.model.scope import Scope
 
 ENV_PREFIX = "DOGCLI_"
 SYSTEM_CONFIG = Path("/etc/dogcli/config.toml")
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
 
 def user_config_path() -> Path:
@@ -87,43 +89,9 @@ class Settings:
     def terminals(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(t for t, _s in self.camera_list))
 
-    def per_terminal(self, picked: Sequence[str] = ()) -> list[Settings]:
-        """These settings once per terminal, each with that terminal's streams among those
-        `picked` (`S` or `TERMINAL:S`; none: all); a terminal with none is left out, a name
-        no camera has is a usage error."""
-        cameras = self.camera_list
-        known = {f"{t}:{s}" for t, s in cameras} | {s for _t, s in cameras}
-        unknown = [p for p in dict.fromkeys(picked) if p not in known]
-        if unknown:
-            raise UsageError(
-                f"unknown stream {unknown[0]!r} (known: {', '.join(self._camera_names())}; "
-                "set DOGCLI_STREAMS or DOGCLI_CAMERAS to add one)"
-            )
-        chosen = [(t, s) for t, s in cameras if not picked or s in picked or f"{t}:{s}" in picked]
-        return [
-            dataclasses.replace(
-                self, terminal=t, streams=tuple(s for ct, s in chosen if ct == t), cameras=()
-            )
-            for t in dict.fromkeys(t for t, _s in chosen)
-        ]
-
-    def _camera_names(self) -> list[str]:
-        if len(self.terminals) == 1:
-            return [s for _t, s in self.camera_list]
-        return [f"{t}:{s}" for t, s in self.camera_list]
-
-    def browser_paths(self) -> tuple[str, str]:
-        """Browser and driver executables; never downloaded at run time."""
-        binary = self.chrome_binary or _which("chromium", "chromium-browser", "google-chrome")
-        driver = self.chromedriver or _which("chromedriver")
-        if not binary:
-            raise SettingsError("chromium not found on PATH; set DOGCLI_CHROME_BINARY")
-        if not driver:
-            raise SettingsError("chromedriver not found on PATH; set DOGCLI_CHROMEDRIVER")
-        for label, path in (("DOGCLI_CHROME_BINARY", binary), ("DOGCLI_CHROMEDRIVER", driver)):
-            if not os.access(path, os.X_OK):
-                raise SettingsError(f"{label}: {path} is not an executable file")
-        return binary, driver
+    def scope(self, picked: Sequence[str] = ()) -> Scope:
+        """The cameras a command works on: those `picked` (`S` or `TERMINAL:S`; none: all)."""
+        return Scope.pick(self.camera_list, picked)
 
 
 def sqlite_url(path: Path) -> str:
@@ -132,270 +100,6 @@ def sqlite_url(path: Path) -> str:
     from sqlalchemy.engine import URL
 
     return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
-
-
-def _which(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return ""
-
-
-def _int_in(lo: int, hi: int) -> Any:
-    def parse(key: str, value: Any) -> int:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise SettingsError(f"{key} must be a whole number, got {value!r}") from None
-        if not lo <= number <= hi:
-            raise SettingsError(f"{key} must be between {lo} and {hi}, got {number}")
-        return number
-
-    return parse
-
-
-def _float_in(lo: float, hi: float) -> Any:
-    def parse(key: str, value: Any) -> float:
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise SettingsError(f"{key} must be a number, got {value!r}") from None
-        if not lo <= number <= hi:
-            raise SettingsError(f"{key} must be between {lo:g} and {hi:g}, got {number:g}")
-        return number
-
-    return parse
-
-
-def _name(key: str, value: Any) -> str:
-    text = str(value).strip()
-    if not NAME_RE.match(text):
-        raise SettingsError(f"{key} must be lowercase letters, digits or _, got {value!r}")
-    return text
-
-
-def _streams(key: str, value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list | tuple) else str(value).split(",")
-    streams = tuple(dict.fromkeys(_name(key, item) for item in items if str(item).strip()))
-    if not streams:
-        raise SettingsError(f"{key} must name at least one stream")
-    return streams
-
-
-def _cameras(key: str, value: Any) -> tuple[tuple[str, str], ...]:
-    items = value if isinstance(value, list | tuple) else str(value).split(",")
-    cameras: dict[tuple[str, str], None] = {}
-    for item in (str(i).strip() for i in items):
-        if not item:
-            continue
-        terminal, colon, stream = item.partition(":")
-        if not colon:
-            raise SettingsError(f"{key}: {item!r} is not TERMINAL:STREAM (e.g. apm:in_gate)")
-        cameras[(_name(key, terminal), _name(key, stream))] = None
-    return tuple(cameras)
-
-
-def _http_url(key: str, value: Any) -> str:
-    text = str(value).strip().rstrip("/")
-    if not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
-        raise SettingsError(f"{key} must be an http(s) URL, got {value!r}")
-    return text
-
-
-def _timezone(key: str, value: Any) -> str:
-    text = str(value).strip()
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"{key}: unknown time zone {value!r}") from None
-    return text
-
-
-def _database_url(key: str, value: Any) -> str:
-    text = str(value).strip()
-    if not text:
-        return ""
-    if not re.match(r"^[a-z][a-z0-9+]*://", text):
-        # Not echoed: a mangled URL may be mostly password.
-        raise SettingsError(
-            f"{key} is not a database URL (expected sqlite:///PATH or "
-            "postgresql+psycopg://USER:PASSWORD@HOST/DB)"
-        )
-    scheme = text.split("://", 1)[0].split("+", 1)[0]
-    if scheme not in ("sqlite", "postgresql", "postgres"):
-        raise SettingsError(f"{key}: unsupported database {scheme!r} (use sqlite or postgresql)")
-    return text
-
-
-def _path(key: str, value: Any) -> Path:
-    text = str(value).strip()
-    if not text:
-        raise SettingsError(f"{key} must not be empty")
-    return Path(text).expanduser()
-
-
-def _optional_path(key: str, value: Any) -> Path | None:
-    text = str(value).strip()
-    return Path(text).expanduser() if text else None
-
-
-# dogcli's own alert URLs from before apprise; every other scheme is apprise's.
-LEGACY_ALERT_SCHEMES = ("http", "https", "smtp", "smtps")
-
-
-def alert_target(url: str) -> str:
-    """An alert URL as apprise takes it. dogcli's earlier forms are translated:
-    `smtp(s)://[user:password@]host[:port]?to=A,B[&from=F][&starttls=yes]` to apprise's
-    `mailto(s)://` (always naming the server: `smtp=host`, so that apprise's provider templates
-    never pick another one), `http(s)://` to a JSON POST (`json(s)://`, the URL's query
-    passed on as query, not as apprise options). Anything else is an apprise URL already."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    netloc = parts.netloc
-    if scheme in ("http", "https"):
-        passed = [("-" + key, value) for key, value in query]
-        new_scheme = "json" if scheme == "http" else "jsons"
-        return urlunsplit((new_scheme, netloc, parts.path or "/", urlencode(passed), ""))
-    if scheme in ("smtp", "smtps"):
-        options = dict(query)
-        host = parts.hostname or ""
-        implicit_tls = scheme == "smtps"
-        starttls = options.pop("starttls", "").lower() in ("1", "yes", "true")
-        port = parts.port or (465 if implicit_tls else 25)
-        if ":" in host:  # IPv6 literal
-            host = f"[{host}]"
-        userinfo = netloc.rpartition("@")[0]
-        netloc = f"{userinfo + '@' if userinfo else ''}{host}:{port}"
-        options.setdefault("from", _default_sender())
-        options["smtp"] = parts.hostname or ""
-        if implicit_tls or starttls:
-            options["mode"] = "ssl" if implicit_tls else "starttls"
-        new_scheme = "mailtos" if implicit_tls or starttls else "mailto"
-        return urlunsplit((new_scheme, netloc, "/", urlencode(options, safe="@,"), ""))
-    return url
-
-
-def _default_sender() -> str:
-    """dogcli@this-host, or dogcli@localhost where apprise refuses the host's name (`vm`)."""
-    from apprise.utils.parse import is_email
-
-    sender = f"dogcli@{socket.gethostname()}"
-    return sender if is_email(sender) else "dogcli@localhost"  # type: ignore[no-untyped-call]
-
-
-def alert_service(url: str) -> Any:
-    """The apprise service of an alert URL, None when apprise cannot use it. An http(s) URL
-    that apprise knows as a service's own (Slack's, Discord's, Teams' webhook URLs) goes to
-    that service, as the earlier webhook's `text` field did; any other becomes a JSON POST."""
-    import apprise
-
-    quiet_apprise()
-    if urlsplit(url).scheme.lower() in ("http", "https"):
-        native = apprise.Apprise.instantiate(url)
-        if native is not None:
-            return native
-    return apprise.Apprise.instantiate(alert_target(url))
-
-
-def quiet_apprise() -> None:
-    """apprise logs through its own logger, URLs and all; dogcli says what happened itself."""
-    logger = logging.getLogger("apprise")
-    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        logger.addHandler(logging.NullHandler())
-    logger.propagate = False
-
-
-def alert_target_name(url: str) -> str:
-    """How logs name an alert target: scheme and host where the host is a server's name
-    (webhooks, mail), only the scheme where apprise puts tokens in the host (tgram://TOKEN)."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in HOST_SCHEMES:
-        try:
-            port = f":{parts.port}" if parts.port else ""
-        except ValueError:
-            port = ""
-        return f"{scheme}://{parts.hostname or ''}{port}"
-    return f"{scheme}://"
-
-
-HOST_SCHEMES = frozenset(
-    ("http", "https", "smtp", "smtps", "mailto", "mailtos", "json", "jsons", "form", "forms",
-     "xml", "xmls")
-)  # fmt: skip
-
-
-def _alert_urls(key: str, value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list | tuple) else str(value).split(",")
-    urls = tuple(str(item).strip() for item in items if str(item).strip())
-    for url in urls:
-        # The URL may carry a password or a token: errors name only its scheme.
-        match = re.match(r"^([a-z][a-z0-9+.-]*)://\S+$", url, re.I)
-        scheme = match.group(1).lower() if match else ""
-        if not scheme:
-            raise SettingsError(
-                f"{key}: an alert target is not a URL (expected SCHEME://…, e.g. "
-                "ntfy://TOPIC, mailto://…, https://HOOK; see README, Alerts)"
-            )
-        parts = urlsplit(url)
-        if scheme in ("smtp", "smtps") and not (parts.hostname and "to" in parse_qs(parts.query)):
-            raise SettingsError(f"{key}: an {scheme}:// alert target needs a host and ?to=ADDRESS")
-        try:
-            service = alert_service(url)
-        except ValueError:  # a port that is not a number, a broken IPv6 literal
-            service = None
-        if service is None:
-            raise SettingsError(
-                f"{key}: unsupported alert target {scheme}:// (not a URL apprise can use: "
-                "see https://github.com/caronc/apprise/wiki)"
-            )
-    return urls
-
-
-def _ping_url(key: str, value: Any) -> str:
-    text = str(value).strip()
-    if text and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
-        # Not echoed: a ping URL's path is the check's secret key.
-        raise SettingsError(f"{key} must be an http(s) URL (https://hc-ping.com/UUID)")
-    return text
-
-
-def _text(key: str, value: Any) -> str:
-    return str(value).strip()
-
-
-PARSERS: dict[str, Any] = {
-    "data_dir": _path,
-    "database_url": _database_url,
-    "site_url": _http_url,
-    "cdn_url": _http_url,
-    "terminal": _name,
-    "streams": _streams,
-    "cameras": _cameras,
-    "timezone": _timezone,
-    "url_timezone": _timezone,
-    "chrome_binary": _text,
-    "chromedriver": _text,
-    "concurrency": _int_in(1, 32),
-    "batch_size": _int_in(1, 1000),
-    "max_retries": _int_in(0, 20),
-    "retry_base": _float_in(0, 60),
-    "read_timeout": _float_in(0.1, 600),
-    "page_timeout": _float_in(1, 600),
-    "retention_days": _int_in(1, 36500),
-    "settle_hours": _float_in(0, 240),
-    "catchup_days": _int_in(0, 366),
-    "gap_crit_hours": _float_in(0, 8760),
-    "disk_warn_percent": _float_in(1, 100),
-    "disk_crit_percent": _float_in(1, 100),
-    "stale_warn_minutes": _float_in(1, 525600),
-    "stale_crit_minutes": _float_in(1, 525600),
-    "alert_urls": _alert_urls,
-    "ping_url": _ping_url,
-    "metrics_file": _optional_path,
-}
 
 
 def _config_file(explicit: Path | None, env: dict[str, str]) -> Path | None:
@@ -460,15 +164,20 @@ def load_settings(
     overrides: dict[str, Any] | None = None,
     config: Path | None = None,
     env: dict[str, str] | None = None,
+    checks: Mapping[str, ItemCheck] | None = None,
 ) -> Settings:
-    """Merge every source and validate; raises SettingsError with a one-line message."""
-    return load_settings_with_sources(overrides, config, env)[0]
+    """Merge every source and validate; raises SettingsError with a one-line message.
+
+    `checks` are what a higher layer adds to a list setting's own checks (jobs.config adds
+    apprise's to alert_urls: config must not import ops), run on each item in turn."""
+    return load_settings_with_sources(overrides, config, env, checks)[0]
 
 
 def load_settings_with_sources(
     overrides: dict[str, Any] | None = None,
     config: Path | None = None,
     env: dict[str, str] | None = None,
+    checks: Mapping[str, ItemCheck] | None = None,
 ) -> tuple[Settings, dict[str, Source]]:
     """load_settings, and for every setting where its value came from."""
     env = dict(os.environ) if env is None else env
@@ -495,7 +204,13 @@ def load_settings_with_sources(
             sources[key] = Source("option", option)
     _warn_unknown_variables(env)
 
-    values = {key: known[key](label, value) for key, (label, value) in raw.items()}
+    checks = checks or {}
+    values = {
+        key: known[key](label, value, check=checks[key])
+        if key in checks
+        else known[key](label, value)
+        for key, (label, value) in raw.items()
+    }
     settings = dataclasses.replace(Settings(), **values)
     if settings.disk_warn_percent > settings.disk_crit_percent:
         raise SettingsError("DOGCLI_DISK_WARN_PERCENT must not exceed DOGCLI_DISK_CRIT_PERCENT")
@@ -524,8 +239,6 @@ def unknown_variables(env: dict[str, str]) -> list[tuple[str, str | None]]:
 
 
 def _warn_unknown_variables(env: dict[str, str]) -> None:
-    import logging
-
     for variable, close in unknown_variables(env):
         if variable in _warned:
             continue

@@ -25,7 +25,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from dogcli.model.captures import Zones, capture_from_path
-from dogcli.storage.local import TMP_PREFIX, is_jpeg
+from dogcli.storage.base import is_jpeg
+from dogcli.storage.local import TMP_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_ZONE = ZoneInfo("America/Los_Angeles")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from dogcli.config import load_settings
+from dogcli.jobs.config import load_settings
 from dogcli.model.errors import SettingsError
 from dogcli.model.status import ExitStatus
 from dogcli.ops.alerts import STATE_FILE, notify_change

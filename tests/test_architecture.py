@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dogcli.jobs", "dogcli.reports"),
     ("dogcli.archive",),
     ("dogcli.sources", "dogcli.storage", "dogcli.catalog", "dogcli.ops"),
-    ("dogcli.config",),
+    ("dogcli.config", "dogcli.config_values"),
     ("dogcli.model", "dogcli"),
 ]
 

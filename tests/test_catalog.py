@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import inspect, text
 
 from dogcli.catalog import db
+from dogcli.catalog.captures import Catalog, catalog_for, open_catalog
 from dogcli.catalog.ledger import Ledger
-from dogcli.catalog.store import Catalog, catalog_for, open_catalog, scripted_head
+from dogcli.catalog.revisions import scripted_head
 from dogcli.config import load_settings
 from dogcli.model.captures import Zones
 from dogcli.model.errors import CatalogUnavailable, SettingsError
-from dogcli.storage.local import StoredFile
+from dogcli.storage.base import StoredFile
 
 SITE = ZoneInfo("America/Los_Angeles")
 UTC_ZONE = ZoneInfo("UTC")  # the zone of the URL stamps

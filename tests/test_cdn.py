@@ -20,7 +20,7 @@ import pytest
 from dogcli.model.captures import FULL, THUMBNAIL, Capture, Zones
 from dogcli.sources.base import DownloadFailed
 from dogcli.sources.cdn import CdnClient, parse_retry_after
-from dogcli.storage.local import is_jpeg
+from dogcli.storage.base import is_jpeg
 from tests.replica import Replica, RequestRecord, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dogcli import __version__
-from dogcli.catalog.store import scripted_head
+from dogcli.catalog.revisions import scripted_head
 from dogcli.cli.app import app
 
 runner = CliRunner()

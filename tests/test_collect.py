@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from dogcli.archive.session import Archive
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog
 from dogcli.config import Settings, load_settings
-from dogcli.jobs.collect import Collector
+from dogcli.jobs.collect import collect
+from dogcli.jobs.plan import Plan
 from dogcli.sources.base import Found
 from tests.replica import Replica, make_dataset
 
@@ -57,6 +59,13 @@ def settings_for(rep: Replica, data: Path, **more: Any) -> Settings:
     return load_settings(values, env={})
 
 
+def run_pages(settings: Settings, page: ListedPage, pages: list[tuple[str, date]]) -> Any:
+    """The collect job on these pages of the one terminal, with the page standing in."""
+    with Archive.open(settings) as session:
+        return collect(session, settings.scope(), lambda _c, _t, _s: Plan(list(pages)),
+                       discoverer=lambda _terminal: page)  # fmt: skip
+
+
 def catalog_rows(settings: Settings) -> dict[str, str]:
     with Catalog(settings.effective_database_url) as cat, cat.engine.connect() as conn:
         return dict(conn.execute(select(CaptureRow.url_ts, CaptureRow.path)).all())
@@ -67,10 +76,7 @@ def test_a_day_is_archived_and_recorded_in_the_ledger_without_a_browser(
 ) -> None:
     settings = settings_for(replica, tmp_path / "data")
     page = ListedPage(replica, settings)
-    collector = Collector(settings, discoverer=page)
-    collector.open_catalog()
-    summary = collector.run([("in_gate", DAY)])
-    collector.close()
+    summary = run_pages(settings, page, [("in_gate", DAY)])
     expected = replica.expected("in_gate", DAY)
     assert summary.ok and summary.new == len(expected) and page.pages == [("in_gate", DAY)]
     rows = catalog_rows(settings)
@@ -88,13 +94,10 @@ def test_an_interrupted_run_cancels_its_queue_and_keeps_what_it_stored(
     replica.cdn_latency = 0.2  # a long queue: 4 at a time, 0.2 s each
     settings = settings_for(replica, tmp_path / "data", concurrency=4)
     page = ListedPage(replica, settings, stop_after=1)
-    collector = Collector(settings, discoverer=page)
-    collector.open_catalog()
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        collector.run([("in_gate", DAY), ("in_gate", date(2025, 9, 6))])
+        run_pages(settings, page, [("in_gate", DAY), ("in_gate", date(2025, 9, 6))])
     stopped = time.monotonic() - started
-    collector.close()
     queued = len(replica.expected("in_gate", DAY))
     assert stopped < 3.0 + 2.0, stopped  # the grace time and a little: not the whole queue
     rows = catalog_rows(settings)
@@ -103,9 +106,6 @@ def test_an_interrupted_run_cancels_its_queue_and_keeps_what_it_stored(
     assert files == set(rows.values())
     # The next run gets the rest.
     replica.cdn_latency = 0.0
-    again = Collector(settings, discoverer=ListedPage(replica, settings))
-    again.open_catalog()
-    summary = again.run([("in_gate", DAY)])
-    again.close()
+    summary = run_pages(settings, ListedPage(replica, settings), [("in_gate", DAY)])
     assert summary.ok and summary.new == queued - len(rows)
     assert len(catalog_rows(settings)) == queued

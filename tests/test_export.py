@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pyarrow.parquet as pq
 import pytest
 
-from dogcli.catalog.store import Catalog
-from dogcli.storage.local import StoredFile
+from dogcli.catalog.captures import Catalog
+from dogcli.storage.base import StoredFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ZoneInfo("America/Los_Angeles")

@@ -93,7 +93,7 @@ def test_a_failing_run_pings_fail_with_its_summary(data_dir: Path, receiver: Rec
     that fails as a site outage does)."""
     settings = load_settings(env={"DOGCLI_DATA_DIR": str(data_dir),
                                   "DOGCLI_PING_URL": receiver.base + CHECK + "/"})  # fmt: skip
-    archive = Archive(settings)
+    archive = Archive.open(settings)
     with pytest.raises(DogcliError), archive, archive.run("backfill", ["in_gate"]) as ctx:
         assert [p.path for p in receiver.pings] == [CHECK + "/start"]  # lock held, then
         ctx.run.found, ctx.run.failed = 12, 3
@@ -107,8 +107,8 @@ def test_a_failing_run_pings_fail_with_its_summary(data_dir: Path, receiver: Rec
 def test_a_run_skipped_by_the_lock_pings_nothing(data_dir: Path, receiver: Receiver) -> None:
     settings = load_settings(env={"DOGCLI_DATA_DIR": str(data_dir),
                                   "DOGCLI_PING_URL": receiver.base + CHECK})  # fmt: skip
-    with Archive(settings) as first, first.run("fetch") as ctx:
-        with pytest.raises(LockBusy), Archive(settings) as second, second.run("cleanup"):
+    with Archive.open(settings) as first, first.run("fetch") as ctx:
+        with pytest.raises(LockBusy), Archive.open(settings) as second, second.run("cleanup"):
             pass  # pragma: no cover
         ctx.run.outcome = "ok"
     assert [p.path for p in receiver.pings] == [CHECK + "/start", CHECK + "/0"]
@@ -136,7 +136,7 @@ def test_a_dead_ping_url_never_fails_the_run(
 
 
 def test_the_ping_url_keeps_its_query(receiver: Receiver) -> None:
-    from dogcli.ops.alerts import ping_url
+    from dogcli.ops.heartbeat import ping_url
 
     url = ping_url("https://hc.example/ping/KEY?create=1", "fail", "r1")
     assert url == "https://hc.example/ping/KEY/fail?create=1&rid=r1"
@@ -155,7 +155,7 @@ def test_a_bad_ping_url_is_one_line(
 
 
 def test_ping_failures_are_logged_without_the_key() -> None:
-    from dogcli.ops.alerts import ping
+    from dogcli.ops.heartbeat import ping
 
     lines: list[str] = []
 
@@ -163,7 +163,7 @@ def test_ping_failures_are_logged_without_the_key() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             lines.append(record.getMessage())
 
-    logger = logging.getLogger("dogcli.ops.alerts")
+    logger = logging.getLogger("dogcli.ops.heartbeat")
     handler = Keep()
     logger.addHandler(handler)
     try:

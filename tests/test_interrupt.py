@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.models import CaptureRow, RunRow
-from dogcli.catalog.store import Catalog
 from tests.faultkit import cli_command, cli_env, kill_group, run_cli
 
 pytestmark = pytest.mark.browser

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
 
+from dogcli.catalog.captures import Catalog, as_utc
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog, as_utc, scripted_head
+from dogcli.catalog.revisions import scripted_head
 from tests.faultkit import ROOT, record
 from tests.test_time_model import STAMPS, build_0002_catalog
 

@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
+from dogcli.archive.session import Archive
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.runs import Run, RunJournal
-from dogcli.catalog.store import Catalog
 from dogcli.config import load_settings
 from dogcli.jobs.cleanup import run_cleanup
 from dogcli.model.captures import Capture, Zones
-from dogcli.storage.local import Storage, StoredFile
+from dogcli.storage.base import StoredFile
+from dogcli.storage.local import LocalStorage
 from tests.pgserver import free_port
 
 TZ = ZoneInfo("America/Los_Angeles")
@@ -50,7 +52,7 @@ def stamp(moment: datetime) -> str:
 
 def populate(data_dir: Path, url: str, moments: list[datetime], stream: str = "in_gate") -> None:
     """Captures at the given site-local moments: real files plus catalog rows."""
-    storage = Storage(data_dir)
+    storage = LocalStorage(data_dir)
     records = []
     for moment in moments:
         capture = capture_at(moment, stream)
@@ -94,7 +96,7 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 from dogcli.archive.lock import archive_lock
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.captures import Catalog
 catalog = Catalog(sys.argv[2]) if sys.argv[2] != "-" else None
 with archive_lock(Path(sys.argv[1]), catalog):
     print("held", flush=True)
@@ -206,7 +208,7 @@ def test_cleanup_deletes_exactly_what_is_older_than_the_retention(
 
 CRASHER = """
 import os, sys
-from dogcli.catalog import store
+from dogcli.catalog import captures as store
 from dogcli.cli.app import main
 calls = {"n": 0}
 real = store.Catalog.delete_ids
@@ -261,16 +263,16 @@ def test_max_disk_percent_deletes_oldest_but_never_the_last_24_hours(
         files = list((archive["dir"] / "images").rglob("*.jpg"))
         return 5 * size + sum(f.stat().st_size for f in files), 10 * size
 
-    with Catalog(archive["url"]) as catalog:
-        result = run_cleanup(settings, catalog, retention_days=30, max_disk_percent=95,
+    with Archive.open(settings) as session:
+        result = run_cleanup(session, "apm", retention_days=30, max_disk_percent=95,
                              now=now, disk_usage=fake_usage)  # fmt: skip
     # 7 files = 120 %: the oldest go until 90 % (4 files); only captures older than 24 h may go.
     left = sorted(r["url_ts"] for r in rows(archive["url"]))
     assert left == sorted(stamp(m) for m in moments[:4])
     assert result.deleted == 3 and result.disk_percent_after == pytest.approx(90.0)
 
-    with Catalog(archive["url"]) as catalog:
-        result = run_cleanup(settings, catalog, retention_days=30, max_disk_percent=60,
+    with Archive.open(settings) as session:
+        result = run_cleanup(session, "apm", retention_days=30, max_disk_percent=60,
                              now=now, disk_usage=fake_usage)  # fmt: skip
     # Still over 60 %, but what is left is the last 24 hours (and the 30 h one goes).
     left = sorted(r["url_ts"] for r in rows(archive["url"]))

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.quick import read_stats
 from dogcli.catalog.runs import Run, RunJournal
-from dogcli.catalog.store import Catalog
 from dogcli.config import load_settings
 from dogcli.model import clock
 from dogcli.reports.stats import collect_stats, stats_report
-from dogcli.storage.local import StoredFile
+from dogcli.storage.base import StoredFile
 
 NOW = datetime(2025, 9, 7, 19, 0, tzinfo=UTC)  # noon in Los Angeles
 

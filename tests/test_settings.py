@@ -9,6 +9,7 @@ import pytest
 from dogcli.config import Settings, load_settings
 from dogcli.model.captures import Zones
 from dogcli.model.errors import SettingsError
+from dogcli.sources.site.executables import browser_paths
 
 
 def test_defaults() -> None:
@@ -122,14 +123,15 @@ def test_browser_paths(tmp_path: Path) -> None:
     fake = tmp_path / "chromium"
     fake.write_text("#!/bin/sh\n")
     with pytest.raises(SettingsError, match="not an executable"):
-        load_settings(env={"DOGCLI_CHROME_BINARY": str(fake), "DOGCLI_CHROMEDRIVER": str(fake)}
-                      ).browser_paths()  # fmt: skip
+        browser_paths(
+            load_settings(env={"DOGCLI_CHROME_BINARY": str(fake), "DOGCLI_CHROMEDRIVER": str(fake)})
+        )
     fake.chmod(0o755)
     s = load_settings(env={"DOGCLI_CHROME_BINARY": str(fake), "DOGCLI_CHROMEDRIVER": str(fake)})
-    assert s.browser_paths() == (str(fake), str(fake))
+    assert browser_paths(s) == (str(fake), str(fake))
 
 
 def test_missing_browser_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SettingsError, match="chromium not found on PATH"):
-        load_settings(env={}).browser_paths()
+        browser_paths(load_settings(env={}))

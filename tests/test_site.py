@@ -21,7 +21,11 @@ from selenium.webdriver.common.keys import Keys
 from dogcli.config import Settings
 from dogcli.model.captures import THUMBNAIL
 from dogcli.model.errors import BrowserError, DiscoveryError
-from dogcli.sources.site.camera import DATE_INPUT, Browser, CameraSite, Found, _PageError
+from dogcli.sources.base import Found
+from dogcli.sources.site.browser import Browser
+from dogcli.sources.site.errors import _PageError
+from dogcli.sources.site.page import CameraSite
+from dogcli.sources.site.scripts import DATE_INPUT
 from tests.replica import Replica, make_dataset
 
 pytestmark = pytest.mark.browser
@@ -253,7 +257,7 @@ def test_api_failure_then_ok_is_retried(
     check(site.discover("in_gate", TODAY), rep, "in_gate", TODAY)
     day = d(-8)
     rep.faults.api(["fail"])
-    with caplog.at_level(logging.WARNING, logger="dogcli.sources.site.camera"):
+    with caplog.at_level(logging.WARNING, logger="dogcli.sources.site.page"):
         found = site.discover("in_gate", day)
     assert found, "an API failure must not pass for an empty day"
     check(found, rep, "in_gate", day)

@@ -9,7 +9,8 @@ import pytest
 
 from dogcli.model.errors import StorageError
 from dogcli.model.redact import redact_url
-from dogcli.storage.local import Storage, StoredFile, is_jpeg
+from dogcli.storage.base import StoredFile, is_jpeg
+from dogcli.storage.local import LocalStorage
 
 JPEG = b"\xff\xd8\xff\xe0" + b"x" * 100 + b"\xff\xd9"
 
@@ -28,7 +29,7 @@ def test_is_jpeg() -> None:
 
 
 def test_atomic_write_leaves_no_temporaries(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
     storage.write_atomic("images/apm/in_gate/2025-09-06/a.jpg", JPEG)
     folder = tmp_path / "images/apm/in_gate/2025-09-06"
     assert (folder / "a.jpg").read_bytes() == JPEG
@@ -38,7 +39,7 @@ def test_atomic_write_leaves_no_temporaries(tmp_path: Path) -> None:
 
 
 def test_refuses_paths_outside_the_data_dir(tmp_path: Path) -> None:
-    storage = Storage(tmp_path / "data")
+    storage = LocalStorage(tmp_path / "data")
     with pytest.raises(StorageError, match="outside the data dir"):
         storage.write_atomic("../escape.jpg", JPEG)
     assert not (tmp_path / "escape.jpg").exists()
@@ -47,7 +48,7 @@ def test_refuses_paths_outside_the_data_dir(tmp_path: Path) -> None:
 def test_disk_full_is_a_clear_error_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
 
     def full_disk(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -59,7 +60,7 @@ def test_disk_full_is_a_clear_error_and_leaves_nothing(
 
 
 def test_pending_journal_round_trip(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
     assert list(storage.pending()) == []
     storage.journal(record("images/a.jpg"))
     storage.journal(record("images/b.jpg"))
@@ -72,7 +73,7 @@ def test_pending_journal_round_trip(tmp_path: Path) -> None:
 
 def test_pending_lines_of_the_earlier_version_are_read(tmp_path: Path) -> None:
     """A journal written before the UTC model names the stamp site_ts: read as url_ts."""
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
     old = {
         "terminal": "apm", "stream": "in_gate", "site_ts": "2025-09-06T00:20:27",
         "variant": "full", "path": "images/apm/in_gate/2025-09-06/in_gate_20250906T002027.jpg",
@@ -91,7 +92,7 @@ def test_pending_lines_of_the_earlier_version_are_read(tmp_path: Path) -> None:
 
 
 def test_delete_and_remove_empty_dirs(tmp_path: Path) -> None:
-    storage = Storage(tmp_path)
+    storage = LocalStorage(tmp_path)
     rel = "images/apm/in_gate/2025-09-06/a.jpg"
     storage.write_atomic(rel, JPEG)
     assert storage.delete(rel)
@@ -105,7 +106,7 @@ def test_unwritable_data_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(StorageError, match="data dir"):
-        Storage(blocker / "data").ensure_writable()
+        LocalStorage(blocker / "data").ensure_writable()
 
 
 @pytest.mark.parametrize(

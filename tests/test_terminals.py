@@ -19,13 +19,11 @@ def test_cameras_setting_is_strict(cli: Any, monkeypatch: pytest.MonkeyPatch) ->
 
     settings = load_settings(env={"DOGCLI_CAMERAS": CAMERAS})
     assert settings.terminals == ("apm", "fms")
-    parts = settings.per_terminal(["in_gate"])
-    assert [(p.terminal, p.streams) for p in parts] == [
+    assert settings.scope(["in_gate"]).by_terminal() == [
         ("apm", ("in_gate",)),
         ("fms", ("in_gate",)),
     ]
-    parts = settings.per_terminal(["fms:in_gate"])
-    assert [(p.terminal, p.streams) for p in parts] == [("fms", ("in_gate",))]
+    assert settings.scope(["fms:in_gate"]).by_terminal() == [("fms", ("in_gate",))]
     # Unset: the terminal and its streams, as before.
     assert load_settings(env={}).camera_list == (("apm", "in_gate"), ("apm", "out_gate"))
     for bad in ("apm", "apm:", "APM:in_gate", "apm:in gate"):
@@ -42,7 +40,7 @@ def test_cameras_setting_is_strict(cli: Any, monkeypatch: pytest.MonkeyPatch) ->
 def test_two_terminals_in_one_fetch_one_browser(
     make_site: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dogcli.sources.site import camera as site_module
+    from dogcli.sources.site import browser as site_module
     from tests.replica import make_dataset
 
     now = site_now()

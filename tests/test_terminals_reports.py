@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog
 from dogcli.config import load_settings
 from dogcli.model import clock
-from dogcli.storage.local import Storage
+from dogcli.storage.local import LocalStorage
 
 NOW = datetime(2025, 9, 20, 19, 0, tzinfo=UTC)
 CAMERAS = "apm:in_gate,fms:in_gate"
@@ -31,7 +31,7 @@ def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("DOGCLI_CDN_URL", "http://127.0.0.1:9/cdn")  # nothing is downloaded
     clock.set_source(lambda: NOW)
     settings = load_settings(env={"DOGCLI_DATA_DIR": str(data)})
-    storage = Storage(data)
+    storage = LocalStorage(data)
     storage.ensure_writable()
     with Catalog(settings.effective_database_url) as catalog:
         catalog.upgrade()

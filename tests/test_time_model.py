@@ -17,12 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from dogcli.catalog import db
+from dogcli.catalog.captures import Catalog, as_utc
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog, as_utc, scripted_head
+from dogcli.catalog.revisions import scripted_head
 from dogcli.config import load_settings
-from dogcli.jobs.collect import fetch_plan, site_today
+from dogcli.jobs.plan import fetch_plan, site_today
 from dogcli.model import clock
-from dogcli.model.captures import Zones, capture_from_path, parse_image_url, rel_path
+from dogcli.model.captures import Zones, capture_from_path, parse_image_url
+from dogcli.model.layout import rel_path
 
 LA = ZoneInfo("America/Los_Angeles")
 ZONES = Zones(LA, ZoneInfo("UTC"))
@@ -233,7 +235,7 @@ def test_fetch_plan_starts_at_the_local_day_of_the_newest_capture(
 
 
 def _record(stamp: str, stream: str = "in_gate") -> Any:
-    from dogcli.storage.local import StoredFile
+    from dogcli.storage.base import StoredFile
 
     capture = ZONES.capture("apm", stream, stamp)
     return StoredFile("apm", stream, stamp, "full", capture.rel_path, 100,

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.models import CaptureRow, DayRow, WantedRow
-from dogcli.catalog.store import Catalog
 from dogcli.model import clock
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -251,14 +251,14 @@ def test_a_replaced_thumbnail_whose_row_was_not_updated_is_mended_by_the_next_ru
 ) -> None:
     """Crash between renaming the full size over the thumbnail and updating its row: the
     pending journal's record brings the row to the file."""
+    from dogcli.archive.session import Archive
     from dogcli.config import load_settings
-    from dogcli.jobs.collect import Collector
-    from dogcli.storage.local import Storage
+    from dogcli.storage.local import LocalStorage
 
     data = tmp_path / "data"
     settings = load_settings({"data_dir": str(data)}, env={})
     capture = settings.zones.capture("apm", "in_gate", "2025-09-06T00:20:27")
-    storage = Storage(data)
+    storage = LocalStorage(data)
     storage.ensure_writable()
     thumb = storage.place(capture, "thumbnail", "u-thumb", b"\xff\xd8\xffthumb\xff\xd9", "a" * 64)
     with Catalog(settings.effective_database_url) as cat:
@@ -268,10 +268,8 @@ def test_a_replaced_thumbnail_whose_row_was_not_updated_is_mended_by_the_next_ru
     # The upgrade: journaled, renamed into place... and killed before the catalog heard.
     full = storage.place(capture, "full", "u-full", b"\xff\xd8\xff" + b"f" * 50 + b"\xff\xd9",
                          "b" * 64)  # fmt: skip
-    collector = Collector(settings)
-    collector.open_catalog()
-    collector.replay_pending()
-    collector.close()
+    with Archive.open(settings) as session:
+        session.ingest(lambda _note: None).replay_pending()
     with Catalog(settings.effective_database_url) as cat, cat.engine.connect() as conn:
         row = conn.execute(select(CaptureRow.variant, CaptureRow.bytes, CaptureRow.sha256)).one()
     assert tuple(row) == ("full", full.bytes, "b" * 64)

@@ -23,10 +23,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.models import CaptureRow
-from dogcli.catalog.store import Catalog
 from dogcli.model.captures import Zones
-from dogcli.storage.local import StoredFile
+from dogcli.storage.base import StoredFile
 
 ZONES = Zones(ZoneInfo("America/Los_Angeles"), ZoneInfo("UTC"))
 CLOSED_CDN = "http://127.0.0.1:9/cdn"

@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
-from dogcli.catalog.store import Catalog
+from dogcli.archive.session import Archive
+from dogcli.catalog.captures import Catalog
 from dogcli.config import load_settings
 from dogcli.jobs.verify import run_verify
 from dogcli.model.captures import Capture, Zones
 from dogcli.sources.cdn import CdnClient
-from dogcli.storage.local import Storage, StoredFile
+from dogcli.storage.base import StoredFile
+from dogcli.storage.local import LocalStorage
 from tests.faultkit import cli_command, cli_env, kill_group, record, rows_of
 from tests.replica import Replica, make_dataset
 
@@ -72,7 +74,7 @@ def build_archive(
     """Every capture of DAYS downloaded from the replica's CDN (as fetch does: CDN client,
     atomic files, rows), each stored at place(capture) with a row that points there."""
     settings = load_settings()
-    storage = Storage(data_dir)
+    storage = LocalStorage(data_dir)
     expected: dict[str, bytes] = {}
     records = []
     captures: dict[tuple[str, str], Capture] = {}
@@ -187,7 +189,7 @@ def test_every_kind_of_damage_is_found_then_repaired(
     for kind in ("journaled", "unjournaled", "invalid"):
         _sql(url, "delete from captures where url_ts = :ts and stream = :s",
              ts=by_kind[kind].url_ts, s=by_kind[kind].stream)  # fmt: skip
-    Storage(data_dir).journal(by_kind["journaled"])
+    LocalStorage(data_dir).journal(by_kind["journaled"])
     path["invalid"].write_bytes(b"<html>502 Bad Gateway</html>")
     _sql(url, "update captures set path = :p where url_ts = :ts and stream = :s",
          p="../../../etc/passwd", ts=by_kind["path"].url_ts, s=by_kind["path"].stream)  # fmt: skip
@@ -325,14 +327,14 @@ def test_verify_is_fast_on_100000_captures(tmp_path: Path, monkeypatch: pytest.M
     (data_dir / rows[7][5]).unlink()
     (data_dir / rows[9][5]).unlink()  # a link: replaced, not written through
     (data_dir / rows[9][5]).write_bytes(body[:-10])
-    with Catalog(settings.effective_database_url) as catalog:
+    with Archive.open(settings) as session:
         began = time.monotonic()
-        report = run_verify(settings, catalog)
+        report = run_verify(session, "apm")
         sizes = time.monotonic() - began
         began = time.monotonic()
-        deep = run_verify(settings, catalog, deep=True)
+        deep = run_verify(session, "apm", deep=True)
         deep_seconds = time.monotonic() - began
-        since = run_verify(settings, catalog, since=since_day)
+        since = run_verify(session, "apm", since=since_day)
     assert (report.rows, report.files) == (100_000, 99_999)
     assert report.counts() == {"missing": 1, "size": 1}
     assert deep.counts() == {"missing": 1, "size": 1}
@@ -367,7 +369,7 @@ def test_repair_rows_are_plain_inserts_when_the_journal_disagrees(
     target = archive["records"][2]
     _sql(archive["url"], "delete from captures where url_ts = :ts and stream = :s",
          ts=target.url_ts, s=target.stream)  # fmt: skip
-    Storage(archive["dir"]).journal(replace(target, sha256="0" * 64, variant="thumbnail"))
+    LocalStorage(archive["dir"]).journal(replace(target, sha256="0" * 64, variant="thumbnail"))
     assert cli("verify", "--repair").code == 0
     engine = create_engine(archive["url"])
     with engine.connect() as conn:

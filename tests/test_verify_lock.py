@@ -22,7 +22,7 @@ HOLDER = """
 import sys
 from pathlib import Path
 from dogcli.archive.lock import archive_lock
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.captures import Catalog
 catalog = Catalog(sys.argv[2]) if sys.argv[2] != "-" else None
 with archive_lock(Path(sys.argv[1]), catalog, shared=sys.argv[3] == "shared"):
     print("held", flush=True)

@@ -3,84 +3,36 @@ stored, what is still wanted, when the day was last read and whether it has sett
 
 Counts are never kept by hand: after every change to a day they are recounted from the
 captures and wanted tables (a short index range), so the ledger cannot drift from them and
-`rebuild` makes it again from the captures table alone.
+`rebuild` makes it again from the captures table alone. This module holds the queries; the
+rules they apply (what is wanted, when a day settles or is overdue) are in days.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from dogcli.catalog.captures import Catalog, as_utc
+from dogcli.catalog.days import (
+    ANY,
+    DayRead,
+    DayState,
+    Wanted,
+    every_day,
+    leaves_ledger,
+    overdue,
+    satisfied,
+    settles_day,
+    want_of,
+)
 from dogcli.catalog.models import CaptureRow, DayRow, WantedRow
-from dogcli.catalog.store import Catalog, as_utc
 from dogcli.config import Settings
 from dogcli.model import clock
 from dogcli.model.captures import THUMBNAIL, Zones
-
-ANY = "any"  # listed, not stored
-FULL_SIZE = "full"  # stored as a thumbnail; its full size may still appear
-
-
-@dataclass(frozen=True)
-class DayState:
-    stream: str
-    day: date
-    listed: int | None
-    stored: int
-    full: int
-    thumbnail: int
-    missing: int
-    bytes: int
-    last_read: datetime | None
-    settled_at: datetime | None
-
-    @property
-    def settled(self) -> bool:
-        return self.settled_at is not None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "day": self.day.isoformat(),
-            "listed": self.listed,
-            "stored": self.stored,
-            "thumbnail_only": self.thumbnail,
-            "missing": self.missing,
-            "settled": self.settled,
-            "last_read": _iso(self.last_read),
-        }
-
-
-@dataclass(frozen=True)
-class Wanted:
-    stream: str
-    url_ts: str
-    day: date
-    want: str
-    url: str
-    attempts: int
-    last_error: str
-
-
-@dataclass(frozen=True)
-class DayRead:
-    """What one complete read of a day's page found, and what became of it."""
-
-    stream: str
-    day: date
-    listed: Mapping[str, str]  # url_ts -> the URL the page showed
-    failures: Mapping[str, str]  # url_ts -> why its download failed
-    read_at: datetime
-    settles: bool  # read a settle time after the day ended
-
-
-def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat().replace("+00:00", "Z") if value else None
 
 
 class Ledger:
@@ -135,18 +87,7 @@ class Ledger:
 
         def run() -> list[Wanted]:
             with self.catalog.engine.connect() as conn:
-                return [
-                    Wanted(
-                        r.stream,
-                        r.url_ts,
-                        date.fromisoformat(r.day),
-                        r.want,
-                        r.url,
-                        r.attempts,
-                        r.last_error,
-                    )
-                    for r in conn.execute(query)
-                ]
+                return [_wanted(r) for r in conn.execute(query)]
 
         return self.catalog.retry(run)
 
@@ -223,12 +164,8 @@ class Ledger:
             )
         }
         for url_ts, url in read.listed.items():
-            variant = stored.get(url_ts)
-            if variant is None:
-                want = ANY
-            elif variant == THUMBNAIL and not read.settles:
-                want = FULL_SIZE
-            else:
+            want = want_of(stored.get(url_ts), read.settles)
+            if want is None:
                 continue
             row = existing.pop(url_ts, None)
             error = read.failures.get(url_ts, "")
@@ -256,7 +193,7 @@ class Ledger:
         gone = [
             row.id
             for ts, row in existing.items()
-            if ts in stored and (stored[ts] != THUMBNAIL or read.settles or row.want == ANY)
+            if satisfied(stored.get(ts), row.want, read.settles)
         ]
         if gone:
             conn.execute(delete(WantedRow).where(WantedRow.id.in_(gone)))
@@ -386,15 +323,15 @@ class Ledger:
         if read is not None:
             values["listed"] = listed
             values["last_read"] = read.read_at
-            if read.settles and (row is None or row.settled_at is None):
+            if settles_day(read, None if row is None else row.settled_at):
                 values["settled_at"] = read.read_at
         if row is None:
-            if not values["stored"] and not values["missing"] and read is None:
+            if leaves_ledger(values["stored"], values["missing"], ever_read=read is not None):
                 return
             conn.execute(
                 insert(DayRow).values(terminal=self.terminal, stream=stream, day=key, **values)
             )
-        elif not values["stored"] and not values["missing"] and row.last_read is None:
+        elif leaves_ledger(values["stored"], values["missing"], row.last_read is not None):
             conn.execute(delete(DayRow).where(where))
         else:
             conn.execute(update(DayRow).where(where).values(**values))
@@ -403,29 +340,7 @@ class Ledger:
 def span(ledger: Ledger, streams: Sequence[str], since: date, until: date) -> list[DayState]:
     """Every stream-day from `since` through `until`: the ledger's state, or an empty one
     (never read, nothing stored) for a day it does not know."""
-    known = {(d.stream, d.day): d for d in ledger.days(streams, since, until)}
-    out: list[DayState] = []
-    for stream in streams:
-        day = since
-        while day <= until:
-            out.append(known.get((stream, day)) or DayState(stream, day, None, 0, 0, 0, 0, 0,
-                                                            None, None))  # fmt: skip
-            day += timedelta(days=1)
-    return out
-
-
-def overdue(state: DayState, zones: Zones, settle_hours: float, now: datetime) -> float | None:
-    """Hours since the day should have been complete, when it is not (captures missing, or
-    never read completely once it had settled); None when it is complete or not due yet."""
-    due = settle_moment(zones, state.day, settle_hours)
-    if now < due or (state.settled and not state.missing):
-        return None
-    return (now - due).total_seconds() / 3600
-
-
-def settle_moment(zones: Zones, day: date, settle_hours: float) -> datetime:
-    """When a day has settled: a settle time after it ended."""
-    return zones.day_bounds(day)[1] + timedelta(hours=settle_hours)
+    return every_day(ledger.days(streams, since, until), streams, since, until)
 
 
 def _state(row: Any) -> DayState:
@@ -443,16 +358,22 @@ def _state(row: Any) -> DayState:
     )
 
 
+def _wanted(r: Any) -> Wanted:
+    day = date.fromisoformat(r.day)
+    return Wanted(r.stream, r.url_ts, day, r.want, r.url, r.attempts, r.last_error)
+
+
 def archive_days(
     settings: Settings,
     catalog: Catalog,
     streams: Sequence[str],
     since: date | None = None,
     now: datetime | None = None,
+    terminal: str | None = None,
 ) -> list[DayState]:
-    """Every stream-day from `since` (default: the day the archive of these streams begins)
-    through today."""
-    ledger = Ledger(catalog, settings.terminal, settings.zones)
+    """Every stream-day of `terminal` (default: DOGCLI_TERMINAL) from `since` (default: the
+    day the archive of these streams begins) through today."""
+    ledger = Ledger(catalog, terminal or settings.terminal, settings.zones)
     today = settings.zones.day_of(now or clock.now())
     if since is None:
         firsts = [first for stream in streams if (first := ledger.first_day(stream))]
@@ -466,12 +387,13 @@ def incomplete_days(
     streams: Sequence[str],
     since: date | None = None,
     now: datetime | None = None,
+    terminal: str | None = None,
 ) -> list[tuple[str, date]]:
     """The (stream, day)s the gap report lists as incomplete: past their settle time with
     captures missing, or never read completely since."""
     now = now or clock.now()
     return [
         (d.stream, d.day)
-        for d in archive_days(settings, catalog, streams, since, now)
+        for d in archive_days(settings, catalog, streams, since, now, terminal)
         if overdue(d, settings.zones, settings.settle_hours, now) is not None
     ]

@@ -13,10 +13,9 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
+from dogcli.catalog.location import catalog_file
 from dogcli.catalog.revisions import scripted_head
 from dogcli.catalog.runrecord import Run, run_from_row
 from dogcli.config import Settings
@@ -39,13 +38,16 @@ def read_stats(
     day_start: datetime,
     today: date,
     commands: Sequence[str],
+    terminal: str | None = None,
 ) -> StatsRows | None:
-    """The stats rows, or None when the ordinary way must answer."""
+    """The stats rows of `terminal` (default: DOGCLI_TERMINAL), or None when the ordinary
+    way must answer."""
     try:
         with _connect(settings) as db:
             if db is None:
                 return None
-            return _read(db, settings.terminal, streams, now, day_start, today, commands)
+            t = terminal or settings.terminal
+            return _read(db, t, streams, now, day_start, today, commands)
     except Exception:  # any driver's error: the ordinary way reports it properly
         return None
 
@@ -77,23 +79,6 @@ class _Db:
             value = datetime.fromisoformat(value)
         moment: datetime = value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def no_archive_message(path: Path) -> str:
-    return (
-        f"no archive yet: {path} does not exist (the first fetch or `dogcli db upgrade` makes it)"
-    )
-
-
-def catalog_file(settings: Settings) -> Path | None:
-    """The SQLite file of the catalog for the plain cases (the default, `sqlite:///PATH`);
-    None for a server or an unusual URL."""
-    url = settings.database_url
-    if not url:
-        return settings.data_dir.resolve() / "dogcli.db"
-    if url.startswith("sqlite:///") and "?" not in url and "#" not in url:
-        return Path(unquote(url[len("sqlite:///") :])).expanduser()
-    return None
 
 
 @contextlib.contextmanager

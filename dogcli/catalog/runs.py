@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from dogcli.catalog.captures import Catalog, as_utc
 from dogcli.catalog.models import RunRow
 from dogcli.catalog.runrecord import Run as Run
 from dogcli.catalog.runrecord import run_from_row
-from dogcli.catalog.store import Catalog, as_utc
 from dogcli.model import clock
 from dogcli.model.redact import redact_url
 

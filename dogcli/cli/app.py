@@ -143,7 +143,7 @@ class State:
         self.console = Console()
 
     def settings(self, **more: Any) -> Any:
-        from dogcli.config import load_settings
+        from dogcli.jobs.config import load_settings
 
         return load_settings({**self.overrides, **more}, self.config)
 
@@ -354,7 +354,7 @@ def gaps(
 ) -> None:
     """Incomplete days, and a picture of coverage per day and hour (camera outages apart
     from what the archive lacks)."""
-    from dogcli.jobs.verify import parse_since
+    from dogcli.model.days import parse_since
     from dogcli.reports.gaps import gaps_reports
     from dogcli.reports.looking import no_archive_note
 
@@ -430,8 +430,8 @@ def verify(
     wait: WaitOpt = 0.0,
 ) -> None:
     """Compare catalog and disk; exit 1 when something is wrong (or could not be repaired)."""
-    from dogcli.jobs.verify import parse_since
-    from dogcli.jobs.verify_run import verify_archive
+    from dogcli.jobs.verify import verify_archive
+    from dogcli.model.days import parse_since
     from dogcli.reports.looking import no_archive_note
 
     state = _state(ctx)

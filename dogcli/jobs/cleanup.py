@@ -8,7 +8,6 @@ no row (left by an older crash or copied in by hand) and the emptied day folders
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -19,13 +18,13 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from dogcli.archive.session import Archive
+from dogcli.archive.session import Archive, Session
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.ledger import Ledger
-from dogcli.catalog.store import Catalog
 from dogcli.config import Settings
-from dogcli.model import clock
+from dogcli.model import clock, layout
 from dogcli.model.errors import UsageError
-from dogcli.storage.local import Storage, disk_used
+from dogcli.storage.local import LocalStorage, disk_used
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -120,23 +119,22 @@ def check_options(
 
 
 def run_cleanup(
-    settings: Settings,
-    catalog: Catalog,
+    session: Session,
+    terminal: str,
     retention_days: int | None = None,
     dry_run: bool = False,
     max_disk_percent: float | None = None,
     now: datetime | None = None,
     disk_usage: Callable[[Path], tuple[int, int]] = disk_used,
 ) -> CleanupResult:
+    settings, storage, catalog = session.settings, session.storage, session.catalog()
     days = check_options(settings, retention_days, max_disk_percent)
     started = time.monotonic()
     now = (now or clock.now()).astimezone(UTC)
     today = now.astimezone(settings.tz).date()
     cutoff_day = today - timedelta(days=days)
     cutoff = datetime.combine(cutoff_day, dtime(0), tzinfo=settings.tz)
-    storage = Storage(settings.data_dir)
     result = CleanupResult(cutoff=cutoff_day, dry_run=dry_run)
-    terminal = settings.terminal
 
     if dry_run:
         result.deleted, result.bytes = catalog.count_before(terminal, cutoff)
@@ -158,7 +156,7 @@ def run_cleanup(
 
 def _free_disk(
     catalog: Catalog,
-    storage: Storage,
+    storage: LocalStorage,
     terminal: str,
     data_dir: Path,
     max_percent: float,
@@ -193,8 +191,8 @@ def _free_disk(
         for _id, path, _size in chosen:
             storage.delete(path)
             parts = path.split("/")
-            with contextlib.suppress(IndexError, ValueError):
-                day = date.fromisoformat(parts[3])
+            day = layout.parse_day_name(parts[3]) if len(parts) > 3 else None
+            if day is not None:
                 touched.update({(parts[2], day), (parts[2], day - timedelta(days=1))})
         catalog.delete_ids([row_id for row_id, _p, _s in chosen])
         result.deleted += len(chosen)
@@ -206,7 +204,7 @@ def _free_disk(
 
 
 def _delete_before(
-    catalog: Catalog, storage: Storage, terminal: str, before: datetime, result: CleanupResult
+    catalog: Catalog, storage: LocalStorage, terminal: str, before: datetime, result: CleanupResult
 ) -> None:
     while _delete_batch(catalog, storage, terminal, before, result, BATCH):
         pass
@@ -214,7 +212,7 @@ def _delete_before(
 
 def _delete_batch(
     catalog: Catalog,
-    storage: Storage,
+    storage: LocalStorage,
     terminal: str,
     before: datetime,
     result: CleanupResult,
@@ -231,8 +229,8 @@ def _delete_batch(
     return True
 
 
-def _day_folders(storage: Storage, terminal: str) -> list[tuple[date, Path]]:
-    base = storage.root / "images" / terminal
+def _day_folders(storage: LocalStorage, terminal: str) -> list[tuple[date, Path]]:
+    base = storage.root / layout.terminal_dir(terminal)
     out: list[tuple[date, Path]] = []
     if not base.is_dir():
         return out
@@ -240,14 +238,13 @@ def _day_folders(storage: Storage, terminal: str) -> list[tuple[date, Path]]:
         if not stream_dir.is_dir():
             continue
         for day_dir in stream_dir.iterdir():
-            try:
-                out.append((date.fromisoformat(day_dir.name), day_dir))
-            except ValueError:
-                continue
+            day = layout.parse_day_name(day_dir.name)
+            if day is not None:
+                out.append((day, day_dir))
     return out
 
 
-def _expired_files(storage: Storage, terminal: str, cutoff_day: date) -> list[Path]:
+def _expired_files(storage: LocalStorage, terminal: str, cutoff_day: date) -> list[Path]:
     files: list[Path] = []
     for day, folder in _day_folders(storage, terminal):
         if day < cutoff_day:
@@ -255,7 +252,7 @@ def _expired_files(storage: Storage, terminal: str, cutoff_day: date) -> list[Pa
     return files
 
 
-def _sweep(storage: Storage, terminal: str, cutoff_day: date) -> tuple[int, int]:
+def _sweep(storage: LocalStorage, terminal: str, cutoff_day: date) -> tuple[int, int]:
     orphans = 0
     for path in _expired_files(storage, terminal, cutoff_day):
         try:
@@ -266,7 +263,7 @@ def _sweep(storage: Storage, terminal: str, cutoff_day: date) -> tuple[int, int]
     return orphans, _sweep_empty(storage, terminal)
 
 
-def _sweep_empty(storage: Storage, terminal: str) -> int:
+def _sweep_empty(storage: LocalStorage, terminal: str) -> int:
     removed = 0
     for _day, folder in _day_folders(storage, terminal):
         try:
@@ -285,15 +282,17 @@ def cleanup_command(
     wait: float = 0.0,
     metrics_file: Path | None = None,
 ) -> CleanupResult:
-    """cleanup as the CLI and the timer run it: locked, journaled, with metrics."""
+    """cleanup as the CLI and the timer run it: locked, journaled, with metrics, through every
+    terminal of the archive."""
     check_options(settings, retention_days, max_disk_percent)
-    archive = Archive(settings)
-    recorded = archive.run("cleanup", settings.streams, wait, metrics_file, needs_catalog=True)
-    with archive, recorded as ctx:
-        assert ctx.catalog is not None
+    scope = settings.scope()
+    with (
+        Archive.open(settings) as session,
+        session.run("cleanup", settings.streams, wait, metrics_file, needs_catalog=True) as ctx,
+    ):
         result: CleanupResult | None = None
-        for part in settings.per_terminal():  # every terminal of DOGCLI_CAMERAS
-            done = run_cleanup(part, ctx.catalog, retention_days, dry_run, max_disk_percent)
+        for terminal in scope.terminals:
+            done = run_cleanup(session, terminal, retention_days, dry_run, max_disk_percent)
             result = done if result is None else result.add(done)
         assert result is not None
         ctx.run.deleted, ctx.run.bytes = (0, 0) if dry_run else (result.deleted, result.bytes)

@@ -1,5 +1,6 @@
 """dogcli config show / config init: the effective settings and where each came from, and a
-commented starter file."""
+commented starter file; and load_settings, the settings every command runs with: config's
+own checks and those of the layers above it (an alert URL apprise cannot use)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from dogcli.config import (
     PARSERS,
+    ItemCheck,
     Settings,
     config_file,
     env_name,
@@ -21,6 +23,21 @@ from dogcli.config import (
 )
 from dogcli.model.errors import UsageError
 from dogcli.model.redact import redact_url
+from dogcli.ops.alert_urls import check_alert_url
+
+# Checks config cannot make itself, since they need ops and config sits below ops. Each
+# raises the SettingsError config raised when it still made them, at the same point.
+CHECKS: dict[str, ItemCheck] = {"alert_urls": check_alert_url}
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
+    """config.load_settings with CHECKS: what the CLI loads for every command."""
+    return load_settings_with_sources(overrides, config, env, CHECKS)[0]
+
 
 # One line each for the starter file (README "Settings" has the long form).
 DESCRIPTIONS: dict[str, str] = {
@@ -96,7 +113,7 @@ def _masked(value: Any) -> Any:
 
 def config_report(overrides: dict[str, Any], config: Path | None) -> ConfigReport:
     """Every setting's effective value (passwords masked) and its source."""
-    settings, sources = load_settings_with_sources(overrides, config)
+    settings, sources = load_settings_with_sources(overrides, config, checks=CHECKS)
     entries = []
     for field in dataclasses.fields(Settings):
         key = field.name

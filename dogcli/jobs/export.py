@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from dogcli.archive.session import Archive
-from dogcli.catalog.store import CaptureRecord
+from dogcli.catalog.captures import CaptureRecord
 from dogcli.config import NAME_RE, Settings
+from dogcli.model.days import parse_day
 from dogcli.model.errors import UsageError
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -52,23 +53,14 @@ def parse_request(
     """Check the options: one-line UsageError (exit 2) for anything wrong."""
     if fmt not in FORMATS:
         raise UsageError(f"bad --format {fmt!r}: use {', '.join(FORMATS)}")
-    first = _day("--since", since)
-    last = _day("--until", until)
+    first = parse_day("--since", since)
+    last = parse_day("--until", until)
     if first is not None and last is not None and last < first:
         raise UsageError(f"--until {last} is before --since {first}")
     for stream in streams:
         if not NAME_RE.match(stream):
             raise UsageError(f"bad --stream {stream!r}: lowercase letters, digits or _")
     return ExportRequest(fmt, first, last, tuple(dict.fromkeys(streams)))
-
-
-def _day(option: str, text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"bad {option} {text!r}: use YYYY-MM-DD") from None
 
 
 def _pyarrow() -> Any:
@@ -92,7 +84,7 @@ def export_captures(
     zones = settings.zones
     start = zones.day_bounds(request.since)[0] if request.since else None
     end = zones.day_bounds(request.until)[1] if request.until else None
-    with Archive(settings) as archive:
+    with Archive.open(settings) as archive:
         catalog = archive.existing_catalog()
         result.no_archive = catalog is None
         batches: Iterator[list[CaptureRecord]] = (

@@ -8,7 +8,7 @@ from dogcli.config import Settings
 
 def upgrade_catalog(settings: Settings) -> tuple[bool, str | None]:
     """(whether anything changed, the revision it is at now)."""
-    with Archive(settings) as archive:
+    with Archive.open(settings) as archive:
         catalog = archive.catalog(migrate=False)
         changed = catalog.upgrade()
         current, _head = catalog.schema_status()

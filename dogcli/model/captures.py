@@ -14,16 +14,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
+from dogcli.model import layout
+
 STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _FILE_RE = re.compile(
     r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})-(?P<stream>[a-z0-9_]+?)(?P<thumb>-thumbnail)?\.jpeg$"
 )
 _HOUR_RE = re.compile(r"^(?:[0-9]|1[0-9]|2[0-3])$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
-# {stream}_{YYYYMMDDTHHMMSS}Z.jpg: the UTC time. Without the Z: a file of the earlier layout,
-# named after the URL stamp and kept in the folder of the stamp's date.
-LOCAL_FILE_RE = re.compile(r"^(?P<stream>[a-z0-9_]+)_(?P<compact>\d{8}T\d{6})(?P<z>Z?)\.jpg$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")  # terminals and streams: they name folders
 
 FULL = "full"
 THUMBNAIL = "thumbnail"
@@ -39,7 +38,7 @@ class Zones:
 
     def capture(self, terminal: str, stream: str, url_ts: str) -> Capture:
         """Build a capture, refusing anything that is not a strict name or timestamp."""
-        if not _NAME_RE.match(terminal) or not _NAME_RE.match(stream):
+        if not NAME_RE.match(terminal) or not NAME_RE.match(stream):
             raise ValueError(f"bad terminal or stream: {terminal!r}/{stream!r}")
         try:
             parsed = datetime.strptime(url_ts, STAMP_FORMAT)
@@ -90,12 +89,7 @@ class Capture:
     @property
     def rel_path(self) -> str:
         """Path under the data dir; every part comes from validated fields only."""
-        return rel_path(self.terminal, self.stream, self.day, self.taken)
-
-
-def rel_path(terminal: str, stream: str, day: date, taken: datetime) -> str:
-    """images/{terminal}/{stream}/{local day}/{stream}_{UTC time}Z.jpg"""
-    return f"images/{terminal}/{stream}/{day:%Y-%m-%d}/{stream}_{taken:%Y%m%dT%H%M%S}Z.jpg"
+        return layout.rel_path(self.terminal, self.stream, self.day, self.taken)
 
 
 def parse_image_url(
@@ -139,7 +133,7 @@ def capture_from_path(
 ) -> tuple[Capture, bool] | None:
     """The capture a local file stands for, from its name, and whether the name is of the
     earlier layout ({stream}_{URL stamp}.jpg instead of {stream}_{UTC time}Z.jpg)."""
-    match = LOCAL_FILE_RE.match(filename)
+    match = layout.FILE_RE.match(filename)
     if not match or match["stream"] != stream:
         return None
     try:

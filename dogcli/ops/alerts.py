@@ -1,4 +1,4 @@
-"""Alerts on a change of state (failure, then recovery) through apprise, and the heartbeat.
+"""Alerts on a change of state (failure, then recovery) through apprise.
 
 An unreachable target is logged and never fails the run. State lives in
 {DATA_DIR}/.alerts.json so that a failing fetch every 10 minutes alerts once. apprise is
@@ -11,17 +11,14 @@ import json
 import logging
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from dogcli import __version__
-from dogcli.config import HOST_SCHEMES, alert_service, alert_target_name
 from dogcli.model.redact import redact_url
+from dogcli.ops.alert_urls import HOST_SCHEMES, alert_service, alert_target_name
 from dogcli.storage.local import write_file_atomic
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".alerts.json"
-PING_TIMEOUT = (3.05, 5.0)  # connect, read: a heartbeat must never hold up the run
-PING_BODY_LIMIT = 10_000  # healthchecks.io keeps the first 100 kB of a body
 
 
 def _load_state(path: Path) -> dict[str, str]:
@@ -122,45 +119,3 @@ def scrub(text: str, url: str) -> str:
     for piece in sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True):
         text = text.replace(piece, "***")
     return redact_url(text)
-
-
-# -- the heartbeat ---------------------------------------------------------------------------------
-
-PING_PATHS = {"start": "/start", "success": "/0", "fail": "/fail"}
-
-
-def ping_url(url: str, event: str, run_id: str = "") -> str:
-    """healthchecks.io's convention: URL/start, URL/0 (success), URL/fail; `rid` pairs a
-    start with its end when two runs share one check."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if run_id:
-        query.append(("rid", run_id))
-    path = parts.path.rstrip("/") + PING_PATHS[event]
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
-
-
-def ping(url: str, event: str, body: str = "", run_id: str = "") -> bool:
-    """One heartbeat ping; True when the receiver took it. Never raises, never logs more of
-    the URL than its host (the rest is the check's secret key)."""
-    import requests
-
-    host = urlsplit(url).hostname or ""
-    try:
-        response = requests.post(
-            ping_url(url, event, run_id),
-            data=body[:PING_BODY_LIMIT].encode(),
-            headers={"User-Agent": f"dogcli/{__version__}",
-                     "Content-Type": "text/plain; charset=utf-8"},
-            timeout=PING_TIMEOUT,
-        )  # fmt: skip
-    except requests.Timeout:
-        log.warning("heartbeat %s to %s failed: timed out", event, host)
-        return False
-    except Exception as exc:  # requests' messages quote the whole URL: name only the kind
-        log.warning("heartbeat %s to %s failed: %s", event, host, type(exc).__name__)
-        return False
-    if response.status_code >= 300:
-        log.warning("heartbeat %s to %s failed: HTTP %d", event, host, response.status_code)
-        return False
-    return True

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dogcli.catalog.captures import Catalog
 from dogcli.catalog.runrecord import RECORDED
 from dogcli.catalog.runs import RunJournal
-from dogcli.catalog.store import Catalog
 from dogcli.config import Settings
 from dogcli.model import clock
 from dogcli.storage.local import write_file_atomic

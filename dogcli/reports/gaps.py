@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dogcli.archive.session import Archive
-from dogcli.catalog.ledger import DayState, Ledger, archive_days, overdue
-from dogcli.catalog.store import Catalog
+from dogcli.catalog.captures import Catalog
+from dogcli.catalog.days import DayState, overdue
+from dogcli.catalog.ledger import Ledger, archive_days
 from dogcli.config import Settings
 from dogcli.model import clock
 
@@ -65,18 +66,20 @@ def gap_report(
     streams: Sequence[str],
     since: date | None = None,
     now: datetime | None = None,
+    terminal: str | None = None,
 ) -> GapReport:
+    terminal = terminal or settings.terminal
     now = (now or clock.now()).astimezone(UTC)
-    report = GapReport(settings.terminal, now, settle_hours=settings.settle_hours)
+    report = GapReport(terminal, now, settle_hours=settings.settle_hours)
     if catalog is None:
         return report
     zones = settings.zones
-    report.days = archive_days(settings, catalog, streams, since, now)
+    report.days = archive_days(settings, catalog, streams, since, now, terminal)
     for state in report.days:
         late = overdue(state, zones, settings.settle_hours, now)
         if late is not None:
             report.incomplete.append((state, late))
-    ledger = Ledger(catalog, settings.terminal, zones)
+    ledger = Ledger(catalog, terminal, zones)
     today = zones.day_of(now)
     read = {(d.stream, d.day) for d in report.days if d.last_read is not None}
     for stream in streams:
@@ -118,8 +121,10 @@ def gaps_reports(
 ) -> list[GapReport]:
     """One report per terminal of DOGCLI_CAMERAS (`picked`: `S` or `TERMINAL:S`), on the
     archive the settings name, without creating it."""
-    with Archive(settings) as archive:
-        catalog = archive.existing_catalog()
+    scope = settings.scope(picked)
+    with Archive.open(settings) as session:
+        catalog = session.existing_catalog()
         return [
-            gap_report(part, catalog, part.streams, since) for part in settings.per_terminal(picked)
+            gap_report(settings, catalog, streams, since, terminal=terminal)
+            for terminal, streams in scope.by_terminal()
         ]

@@ -6,13 +6,14 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dogcli.archive.session import Archive, no_archive_message
+from dogcli.archive.session import Archive, Session
+from dogcli.catalog.location import no_archive_message
 from dogcli.config import Settings
 from dogcli.model import clock
 from dogcli.model.errors import CatalogUnavailable, DogcliError
@@ -125,14 +126,14 @@ def run_health(
     settings: Settings,
     now: datetime | None = None,
     disk_usage: Callable[[Path], float] = disk_percent,
-    archive: Archive | None = None,
+    archive: Session | None = None,
 ) -> HealthReport:
     now = (now or clock.now()).astimezone(UTC)
     report = HealthReport(generated_at=now.isoformat().replace("+00:00", "Z"))
     checks = report.checks
     with contextlib.ExitStack() as stack:
         if archive is None:
-            archive = stack.enter_context(Archive(settings))
+            archive = stack.enter_context(Archive.open(settings))
         checks.extend(_catalog_checks(archive, now))
         checks.append(_data_dir_check(archive))
     checks.append(_disk_check(settings, disk_usage))
@@ -159,7 +160,7 @@ def _perfdata(settings: Settings, checks: list[Check]) -> list[Perf]:
     return out
 
 
-def _data_dir_check(archive: Archive) -> Check:
+def _data_dir_check(archive: Session) -> Check:
     data_dir = archive.settings.data_dir
     if not data_dir.is_dir():
         if archive.missing() is not None:  # nothing was ever archived here
@@ -180,7 +181,7 @@ def _disk_check(settings: Settings, disk_usage: Callable[[Path], float]) -> Chec
     return Check("disk", status, f"{percent:.1f}% used", round(percent, 2))
 
 
-def _catalog_checks(archive: Archive, now: datetime) -> list[Check]:
+def _catalog_checks(archive: Session, now: datetime) -> list[Check]:
     from dogcli.catalog.runs import RunJournal
 
     settings = archive.settings
@@ -205,23 +206,20 @@ def _catalog_checks(archive: Archive, now: datetime) -> list[Check]:
             return checks
         checks.append(Check("catalog", OK, f"reachable, schema at {head}"))
         journal = RunJournal(catalog)
-        several = len(settings.terminals) > 1  # then checks are named TERMINAL.STREAM.…
-        parts = settings.per_terminal()
-        for part in parts:
-            for stream in part.streams:
-                name = f"{part.terminal}.{stream}" if several else stream
-                newest = catalog.newest_capture_time(part.terminal, stream)
+        scope = settings.scope()  # checks of several terminals are named TERMINAL.STREAM.…
+        for terminal, streams in scope.by_terminal():
+            for stream in streams:
+                name = f"{terminal}.{stream}" if scope.several else stream
+                newest = catalog.newest_capture_time(terminal, stream)
                 checks.append(_staleness(settings, f"{name}.newest_capture", newest, now,
                                          "newest capture"))  # fmt: skip
-                # The run journal names the streams of several terminals TERMINAL:STREAM.
-                label = f"{part.terminal}:{stream}" if several else stream
-                success = journal.last_success("fetch", label)
+                success = journal.last_success("fetch", scope.label(terminal, stream))
                 checks.append(_staleness(settings, f"{name}.last_fetch", success, now,
                                          "last successful fetch"))  # fmt: skip
-        for part in parts:
-            check = _completeness(part, catalog, now)
-            if several:
-                check.name = f"{part.terminal}.completeness"
+        for terminal, streams in scope.by_terminal():
+            check = _completeness(settings, catalog, now, terminal, streams)
+            if scope.several:
+                check.name = f"{terminal}.completeness"
             checks.append(check)
         last = journal.last_by_command(["fetch"]).get("fetch")
         if last is None:
@@ -237,13 +235,16 @@ def _catalog_checks(archive: Archive, now: datetime) -> list[Check]:
     return checks
 
 
-def _completeness(settings: Settings, catalog: Any, now: datetime) -> Check:
+def _completeness(
+    settings: Settings, catalog: Any, now: datetime, terminal: str, streams: Sequence[str]
+) -> Check:
     """Days past their settle time with captures missing, or never read completely since:
     WARNING, and CRITICAL once DOGCLI_GAP_CRIT_HOURS late. Days are the real local days
     (23 or 25 hours at the DST changes), so a DST night raises nothing."""
-    from dogcli.catalog.ledger import archive_days, overdue
+    from dogcli.catalog.days import overdue
+    from dogcli.catalog.ledger import archive_days
 
-    days = archive_days(settings, catalog, settings.streams, None, now)
+    days = archive_days(settings, catalog, streams, None, now, terminal)
     late = [(d, h) for d in days if (h := overdue(d, settings.zones, settings.settle_hours,
                                                    now)) is not None]  # fmt: skip
     if not late:
@@ -287,7 +288,7 @@ def health_command(settings: Settings, now: datetime | None = None) -> HealthRep
     catalog opened once for all of it."""
     import logging
 
-    with Archive(settings) as archive:
+    with Archive.open(settings) as archive:
         report = run_health(settings, now, archive=archive)
         try:
             write_health_file(settings, report)

@@ -17,7 +17,7 @@ from dogcli.config import Settings
 from dogcli.model import clock
 
 if TYPE_CHECKING:
-    from dogcli.catalog.store import Catalog
+    from dogcli.catalog.captures import Catalog
 
 CADENCE_MINUTES = 10
 
@@ -26,10 +26,11 @@ def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, A
     """The report of the archive the settings name, without creating it. With several
     terminals (DOGCLI_CAMERAS) it is `{"terminals": {T: report of T}}` and the parts every
     terminal shares (generated_at, timezone, last_runs) also at the top."""
-    parts = settings.per_terminal(streams)
-    if len(settings.terminals) == 1:
-        return _terminal_report(parts[0], parts[0].streams)
-    reports = {part.terminal: _terminal_report(part, part.streams) for part in parts}
+    scope = settings.scope(streams)
+    if not scope.several:
+        ((terminal, chosen),) = scope.by_terminal()
+        return _terminal_report(settings, terminal, chosen)
+    reports = {t: _terminal_report(settings, t, chosen) for t, chosen in scope.by_terminal()}
     first = next(iter(reports.values()))
     return {
         "generated_at": first["generated_at"],
@@ -39,18 +40,20 @@ def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, A
     }
 
 
-def _terminal_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
+def _terminal_report(
+    settings: Settings, terminal: str, streams: Sequence[str] = ()
+) -> dict[str, Any]:
     now = clock.now()
     chosen = list(streams) or list(settings.streams)
     today = settings.zones.day_of(now)
     midnight = settings.zones.day_bounds(today)[0]
-    rows = read_stats(settings, chosen, now, midnight, today, RECORDED)
+    rows = read_stats(settings, chosen, now, midnight, today, RECORDED, terminal)
     if rows is not None:
-        return build_report(settings, chosen, now, rows)
+        return build_report(settings, chosen, now, rows, terminal)
     from dogcli.archive.session import Archive
 
-    with Archive(settings) as archive:
-        return collect_stats(settings, archive.existing_catalog(), chosen, now)
+    with Archive.open(settings) as session:
+        return collect_stats(settings, session.existing_catalog(), chosen, now, terminal)
 
 
 def collect_stats(
@@ -58,6 +61,7 @@ def collect_stats(
     catalog: Catalog | None,
     streams: Sequence[str] = (),
     now: datetime | None = None,
+    terminal: str | None = None,
 ) -> dict[str, Any]:
     """The report through SQLAlchemy; every configured (or requested) stream appears, even
     if empty. No catalog (no archive yet): every stream empty, no last runs."""
@@ -69,18 +73,23 @@ def collect_stats(
     midnight = settings.zones.day_bounds(today)[0]  # UTC: a DST morning's hours are real
     chosen = list(streams) or list(settings.streams)
     rows = StatsRows({}, {}, {})
+    terminal = terminal or settings.terminal
     if catalog is not None:
-        ledger = Ledger(catalog, settings.terminal, settings.zones)
+        ledger = Ledger(catalog, terminal, settings.zones)
         rows = StatsRows(
-            catalog.stream_stats(settings.terminal, chosen, now, midnight),
+            catalog.stream_stats(terminal, chosen, now, midnight),
             {d.stream: d.listed for d in ledger.days(chosen, today, today)},
             RunJournal(catalog).last_by_command(RECORDED),
         )
-    return build_report(settings, chosen, now, rows)
+    return build_report(settings, chosen, now, rows, terminal)
 
 
 def build_report(
-    settings: Settings, streams: Sequence[str], now: datetime, rows: StatsRows
+    settings: Settings,
+    streams: Sequence[str],
+    now: datetime,
+    rows: StatsRows,
+    terminal: str | None = None,
 ) -> dict[str, Any]:
     now = now.astimezone(UTC)
     midnight = settings.zones.day_bounds(settings.zones.day_of(now))[0]
@@ -106,7 +115,7 @@ def build_report(
             "today_coverage": round(row["today"] / max(1, expected), 4),
         }
     return {
-        "terminal": settings.terminal,
+        "terminal": terminal or settings.terminal,
         "generated_at": _iso(now),
         "timezone": settings.timezone,
         "streams": report,

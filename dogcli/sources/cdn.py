@@ -18,7 +18,7 @@ from dogcli.config import Settings
 from dogcli.model.captures import FULL, THUMBNAIL, Capture
 from dogcli.model.retry import BackoffWait
 from dogcli.sources.base import Downloaded, DownloadFailed, FullSizeMissing
-from dogcli.storage.local import is_jpeg
+from dogcli.storage.base import is_jpeg
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Files under the data dir: atomic writes, the pending journal, deletion."""
+"""The local backend: files under the data dir, atomic writes, the pending journal, deletion."""
 
 from __future__ import annotations
 
@@ -10,34 +10,17 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
-from dogcli.model import clock
+from dogcli.model import clock, layout
 from dogcli.model.captures import Capture
 from dogcli.model.errors import DataDirUnusable, StorageError
+from dogcli.storage.base import StoredFile
 
 TMP_PREFIX = ".tmp-"
 PENDING_NAME = ".pending.jsonl"
-
-
-def is_jpeg(data: bytes) -> bool:
-    return len(data) >= 4 and data[:3] == b"\xff\xd8\xff" and data.rstrip(b"\0")[-2:] == b"\xff\xd9"
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file placed on disk, with what the catalog needs to record it."""
-
-    terminal: str
-    stream: str
-    url_ts: str  # the capture's stamp as in its URL
-    variant: str
-    path: str  # relative to the data dir
-    bytes: int
-    sha256: str
-    source_url: str
-    downloaded_at: str  # ISO 8601, UTC
 
 
 def write_file_atomic(target: Path, data: bytes, label: str | None = None) -> None:
@@ -123,7 +106,10 @@ def is_stale_temp(path: Path, now: float | None = None, max_age: float = 3600.0)
     return False
 
 
-class Storage:
+class LocalStorage:
+    """The archive's files under the data dir: atomic writes, the pending journal, and no
+    path outside the data dir, through a symlink or otherwise."""
+
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir
         self.pending_path = data_dir / PENDING_NAME
@@ -209,7 +195,7 @@ class Storage:
     def remove_empty_dirs(self, rel_dir: str) -> None:
         """Remove rel_dir and its empty parents up to images/."""
         path = self.abspath(rel_dir)
-        stop = self.root.resolve() / "images"
+        stop = self.root.resolve() / layout.IMAGES
         while path != stop and stop in path.parents:
             try:
                 path.rmdir()
@@ -218,9 +204,9 @@ class Storage:
             self._dirs.discard(path)
             path = path.parent
 
-    def day_files(self, terminal: str, stream: str, day: str) -> list[str]:
+    def day_files(self, terminal: str, stream: str, day: date | str) -> list[str]:
         """Names of finished files (no temporaries) in one day folder."""
-        folder = self.root / "images" / terminal / stream / day
+        folder = self.root / layout.day_dir(terminal, stream, day)
         try:
             return [n for n in os.listdir(folder) if not n.startswith(".")]
         except FileNotFoundError:
@@ -266,9 +252,9 @@ class Storage:
         with self._pending_lock, contextlib.suppress(FileNotFoundError):
             self.pending_path.unlink()
 
-    def sweep_temps(self, terminal: str, stream: str, day: str) -> int:
+    def sweep_temps(self, terminal: str, stream: str, day: date | str) -> int:
         """Delete the temporary files that dead runs left in one day folder."""
-        folder = self.root / "images" / terminal / stream / day
+        folder = self.root / layout.day_dir(terminal, stream, day)
         removed = 0
         try:
             names = [n for n in os.listdir(folder) if n.startswith(TMP_PREFIX)]
@@ -281,8 +267,3 @@ class Storage:
                     (folder / name).unlink()
                     removed += 1
         return removed
-
-    def temp_files(self) -> Iterator[Path]:
-        images = self.root / "images"
-        if images.is_dir():
-            yield from images.rglob(f"{TMP_PREFIX}*")

@@ -1,35 +1,22 @@
-"""Catalog queries: what we have, batch inserts, newest capture, deletion."""
+"""The captures the catalog holds: what a day has, which keys are known, the newest capture,
+batch inserts, path updates, the oldest ones for retention and their deletion, and the
+per-stream figures stats shows. `Catalog` is the engine (engine.py) with these queries."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, delete, func, select, text, tuple_, update
-from sqlalchemy.exc import DBAPIError, OperationalError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from sqlalchemy import bindparam, delete, func, select, tuple_, update
 
-from dogcli.catalog import db
+from dogcli.catalog.engine import CatalogEngine
 from dogcli.catalog.models import CaptureRow, DayRow
-from dogcli.catalog.revisions import scripted_head
 from dogcli.config import Settings
 from dogcli.model.captures import STAMP_FORMAT
-from dogcli.model.errors import CatalogUnavailable
-from dogcli.model.retry import BackoffWait
-from dogcli.storage.local import StoredFile
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+from dogcli.storage.base import StoredFile
 
 
 def as_utc(value: datetime) -> datetime:
@@ -63,101 +50,9 @@ class Have:
     bytes: int
 
 
-class Catalog:
-    """One catalog database. Every call retries transient errors, then raises CatalogUnavailable."""
-
-    def __init__(
-        self,
-        url: str,
-        max_retries: int = 3,
-        retry_base: float = 1.0,
-        url_timezone: str = "UTC",
-        timezone: str = "America/Los_Angeles",
-    ) -> None:
-        self.url = url
-        self.engine: Engine = db.make_engine(url)
-        self.max_retries = max_retries
-        self.retry_base = retry_base
-        # For migrations: 0003 recomputes capture times, 0004 counts the captures of each day.
-        self.url_timezone = url_timezone
-        self.timezone = timezone
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def close(self) -> None:
-        if self.dialect == "sqlite":
-            self._sqlite_statistics()
-        self.engine.dispose()
-
-    def _sqlite_statistics(self) -> None:
-        """SQLite plans without statistics until ANALYZE runs, and nothing runs it by itself.
-        Without them cleanup's `terminal = ? AND captured_at < ? ORDER BY captured_at` goes
-        through the index that starts with terminal and sorts the whole terminal for every
-        batch: 0.38 s per 1,000 rows of a million-row catalog, against 5 ms by captured_at.
-        So once the captures table has rows its statistics are gathered, once (usually at the
-        first fetch, instant; 0.25 s for an existing million rows). What they say, that one
-        terminal is most rows and a capture time nearly unique, stays true as it grows
-        (sampled statistics, PRAGMA analysis_limit, say the opposite: a terminal is rare)."""
-        try:
-            with self.engine.connect() as conn:
-                run = conn.exec_driver_sql
-                if (
-                    run("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
-                    and run("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'captures' LIMIT 1").first()
-                ):
-                    return
-                if not run("SELECT 1 FROM captures LIMIT 1").first():
-                    return
-                run("PRAGMA busy_timeout = 200")  # never worth waiting for: next run does it
-                run("ANALYZE captures")
-                conn.commit()
-        except DBAPIError as exc:
-            log.debug("catalog statistics not gathered: %s", exc)
-
-    def __enter__(self) -> Catalog:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def retry(self, operation: Callable[[], T]) -> T:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=BackoffWait(self.retry_base),
-            retry=retry_if_exception(_transient),
-            reraise=True,
-        )
-        try:
-            return retrying(operation)
-        except (OperationalError, DBAPIError) as exc:
-            raise CatalogUnavailable(db.describe_error(exc, self.url)) from None
-
-    def _at_head(self) -> str | None:
-        """The head revision when the database is known to be at it, by one plain query;
-        None when that cannot be told this way (Alembic then looks, errors and all)."""
-        head = scripted_head()
-        if head is None:
-            return None
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-        except DBAPIError:  # no table yet, or unreachable: the slow path reports it
-            return None
-        return head if len(rows) == 1 and rows[0][0] == head else None
-
-    def upgrade(self) -> bool:
-        if self._at_head() is not None:
-            return False
-        return self.retry(lambda: db.upgrade(self.engine, self.url_timezone, self.timezone))
-
-    def schema_status(self) -> tuple[str | None, str | None]:
-        """(current, head) revisions."""
-        head = self._at_head()
-        if head is not None:
-            return head, head
-        return self.retry(lambda: (db.current_revision(self.engine), db.head_revision(self.engine)))
+class Catalog(CatalogEngine):
+    """One catalog database and the queries on its captures. Every call retries transient
+    errors, then raises CatalogUnavailable."""
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -356,6 +251,24 @@ class Catalog:
 
         return self.retry(run)
 
+    def rows_since(
+        self, terminal: str, since: datetime | None
+    ) -> list[tuple[str, str, str, int, str]]:
+        """(stream, url_ts, path, bytes, sha256) of every capture taken from `since` on (all
+        of them without): what verify compares with the disk."""
+        cols = (CaptureRow.stream, CaptureRow.url_ts, CaptureRow.path, CaptureRow.bytes,
+                CaptureRow.sha256)  # fmt: skip
+        query = select(*cols).where(CaptureRow.terminal == terminal)
+        if since is not None:
+            query = query.where(CaptureRow.captured_at >= _to_db(since))
+
+        def run() -> list[tuple[str, str, str, int, str]]:
+            with self.engine.connect() as conn:
+                return [(str(s), str(u), str(p), int(b), str(h)) for s, u, p, b, h in
+                        conn.execute(query)]  # fmt: skip
+
+        return self.retry(run)
+
     def count_before(self, terminal: str, before: datetime) -> tuple[int, int]:
         """(captures, bytes) taken before `before`."""
         query = select(func.count(), func.coalesce(func.sum(CaptureRow.bytes), 0)).where(
@@ -442,22 +355,9 @@ class Catalog:
 
 def catalog_for(settings: Settings, max_retries: int | None = None) -> Catalog:
     """The catalog the settings name (not yet migrated)."""
-    retries = settings.max_retries if max_retries is None else max_retries
-    return Catalog(
-        settings.effective_database_url,
-        retries,
-        settings.retry_base,
-        settings.url_timezone,
-        settings.timezone,
-    )
+    return Catalog.for_settings(settings, max_retries)
 
 
 def open_catalog(settings: Settings) -> tuple[Catalog | None, str]:
     """A migrated catalog, or (None, why) when it cannot be reached: callers carry on without."""
-    catalog = catalog_for(settings)
-    try:
-        catalog.upgrade()
-    except CatalogUnavailable as exc:
-        catalog.close()
-        return None, str(exc)
-    return catalog, ""
+    return Catalog.open(settings)

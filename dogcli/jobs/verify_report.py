@@ -1,0 +1,107 @@
+"""What verify found and what --repair did: typed results (rendered by the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+# Problem kinds, in the order they are reported.
+KINDS = ("missing", "size", "sha256", "path", "layout", "invalid", "uncataloged", "leftover",
+         "unexpected", "bad_row")  # fmt: skip
+DOWNLOAD_KINDS = frozenset({"missing", "size", "sha256", "invalid"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    path: str  # relative to the data dir
+    detail: str = ""
+    stream: str | None = None
+    url_ts: str | None = None
+
+
+@dataclass
+class VerifyReport:
+    repair: bool
+    deep: bool
+    since: date | None
+    rows: int = 0
+    files: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    downloaded: int = 0
+    cataloged: int = 0
+    removed: int = 0
+    quarantined: int = 0
+    moved: int = 0
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, other: VerifyReport) -> VerifyReport:
+        """Another terminal's report added to this one."""
+        for name in ("rows", "files", "downloaded", "cataloged", "removed", "quarantined",
+                     "moved", "seconds"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems += other.problems
+        self.failures += other.failures
+        return self
+
+    @property
+    def ok(self) -> bool:
+        """Nothing wrong (verify), or everything wrong was repaired (verify --repair)."""
+        return not self.failures if self.repair else not self.problems
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(KINDS, 0)
+        for problem in self.problems:
+            counts[problem.kind] += 1
+        return {kind: n for kind, n in counts.items() if n}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "repair": self.repair,
+            "deep": self.deep,
+            "since": self.since.isoformat() if self.since else None,
+            "rows": self.rows,
+            "files": self.files,
+            "counts": self.counts(),
+            "problems": [asdict(p) for p in self.problems],
+            "repaired": {
+                "downloaded": self.downloaded,
+                "cataloged": self.cataloged,
+                "removed": self.removed,
+                "quarantined": self.quarantined,
+                "moved": self.moved,
+            },
+            "failures": self.failures,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def lines(self, limit: int = 50) -> list[str]:
+        how = "sizes and sha256" if self.deep else "sizes"
+        counts = self.counts()
+        head = f"verify: {self.rows} rows, {self.files} files checked ({how})"
+        if self.since:
+            head += f" from {self.since}"
+        if counts:
+            head += f"; {len(self.problems)} problems: " + ", ".join(
+                f"{n} {kind}" for kind, n in counts.items()
+            )
+        else:
+            head += "; catalog and disk agree"
+        out = [f"{head}, {self.seconds:.1f}s"]
+        for problem in self.problems[:limit]:
+            what = f"  {problem.kind}: {problem.path}"
+            out.append(f"{what} ({problem.detail})" if problem.detail else what)
+        if len(self.problems) > limit:
+            out.append(f"  ... and {len(self.problems) - limit} more")
+        if self.repair:
+            out.append(
+                f"repaired: downloaded {self.downloaded}, cataloged {self.cataloged}, "
+                f"moved {self.moved}, removed {self.removed} leftovers, "
+                f"quarantined {self.quarantined}, "
+                f"failed {len(self.failures)}"
+            )
+            out.extend(f"  failed: {failure}" for failure in self.failures[:limit])
+        return out
