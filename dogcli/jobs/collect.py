@@ -229,7 +229,7 @@ class Collector:
             # Health still reports the stream as stale.
             self.summary.pages -= 1
             self._no_camera.add(stream)
-            self.summary.no_camera.append(self.scope.label(self.terminal, stream))
+            self.summary.no_camera.append(self.scope.short_label(self.terminal, stream))
             self.reporter.note(f"{exc}; nothing to archive for it")
             return None
         except DiscoveryError as exc:

@@ -63,8 +63,12 @@ class Scope:
         return [self.label(t, s) for t, streams in self.by_terminal() for s in streams]
 
     def prefix(self, terminal: str) -> str:
-        """What a note about one terminal starts with: nothing with one terminal."""
-        return f"{terminal}: " if self.several else ""
+        """What a note about one terminal starts with: nothing when the scope has one."""
+        return f"{terminal}: " if len(self.terminals) > 1 else ""
+
+    def short_label(self, terminal: str, stream: str) -> str:
+        """A camera as a summary names it: with its terminal when the scope has several."""
+        return f"{terminal}:{stream}" if len(self.terminals) > 1 else stream
 
 
 def _label(camera: Camera, several: bool) -> str:
