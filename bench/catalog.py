@@ -285,7 +285,7 @@ def _ledger(
         started = time.perf_counter()
         report = collect_stats(settings, catalog, STREAMS)
         samples.append((time.perf_counter() - started) * 1000)
-    counted = sum(s["count"] for s in report["streams"].values())
+    counted = sum(s.count for s in report.streams.values())
     if counted != inserted:
         raise RuntimeError(f"stats counted {counted:,} captures, not {inserted:,}")
     sec.add(Metric(f"{kind}: stats queries (from the ledger)", "ms", samples)).check(

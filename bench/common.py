@@ -164,7 +164,7 @@ def replica(
     stamped in UTC, like the real site; the replica's clock is the real one)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.replica import Replica, make_dataset
+    from tests.replica import Replica, ReplicaConfig, make_dataset
 
     dataset = make_dataset(
         terminal="apm",
@@ -175,7 +175,7 @@ def replica(
         interval=cfg.interval,
         jitter=min(40, cfg.interval // 4),
     )
-    rep = Replica(dataset, api_delay=0.0, cdn_latency=0.0, gallery=gallery)
+    rep = Replica(dataset, ReplicaConfig(api_delay=0.0, cdn_latency=0.0, gallery=gallery))
     rep.warm()  # JPEG encoding is not what we time
     rep.start()
     try:

@@ -76,7 +76,25 @@ def _http_url(key: str, value: Any) -> str:
     text = str(value).strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
         raise SettingsError(f"{key} must be an http(s) URL, got {value!r}")
+    fault = _host_fault(text)
+    if fault:
+        raise SettingsError(f"{key} must be an http(s) URL, got {value!r} ({fault})")
     return text
+
+
+def _host_fault(url: str) -> str:
+    """Why url's host or port cannot be used, else "". `http://[::1` and a port of 99999
+    match the pattern above, and failed only at the first request, as every page's error."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError: not a number, or out of 0..65535
+    except ValueError:
+        return "bad host or port"
+    if not parts.hostname:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    return ""
 
 
 def _timezone(key: str, value: Any) -> str:
@@ -143,7 +161,7 @@ def _alert_urls(key: str, value: Any, check: ItemCheck | None = None) -> tuple[s
 
 def _ping_url(key: str, value: Any) -> str:
     text = str(value).strip()
-    if text and not re.match(r"^https?://[^/\s]+(/\S*)?$", text):
+    if text and (not re.match(r"^https?://[^/\s]+(/\S*)?$", text) or _host_fault(text)):
         # Not echoed: a ping URL's path is the check's secret key.
         raise SettingsError(f"{key} must be an http(s) URL (https://hc-ping.com/UUID)")
     return text

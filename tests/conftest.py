@@ -145,7 +145,7 @@ def make_site(
     `outage_rate`); the other keyword arguments to `Replica` (gallery, page_size, ...).
     """
     from dogcli.model import clock
-    from tests.replica import Replica, make_dataset
+    from tests.replica import Replica, ReplicaConfig, make_dataset
 
     started: list[Any] = []
     fixed_clock: list[bool] = []
@@ -183,7 +183,7 @@ def make_site(
             replica_kwargs.setdefault("now", fixed)
             clock.set_source(lambda: fixed)
             fixed_clock.append(True)
-        replica = Replica(dataset, api_delay=api_delay, **replica_kwargs)
+        replica = Replica(dataset, ReplicaConfig(api_delay=api_delay, **replica_kwargs))
         replica.start()
         started.append(replica)
         data_dir = tmp_path / "data"

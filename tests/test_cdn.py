@@ -21,7 +21,7 @@ from dogcli.model.captures import FULL, THUMBNAIL, Capture, Zones
 from dogcli.sources.base import DownloadFailed
 from dogcli.sources.cdn import CdnClient, parse_retry_after
 from dogcli.storage.base import is_jpeg
-from tests.replica import Replica, RequestRecord, make_dataset
+from tests.replica import Replica, ReplicaConfig, RequestRecord, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")
 ZONES = Zones(LA, ZoneInfo("UTC"))  # dogcli's default: URL stamps are UTC, days are local
@@ -35,7 +35,7 @@ READ_TIMEOUT = 0.4
 @pytest.fixture(scope="module")
 def rep() -> Iterator[Replica]:
     ds = make_dataset(days=[DAY, NOW.date()], now=NOW, seed=5, outage_rate=0, thumb_only_rate=0)
-    with Replica(ds, api_delay=0, now=NOW) as r:
+    with Replica(ds, ReplicaConfig(api_delay=0, now=NOW)) as r:
         yield r
 
 

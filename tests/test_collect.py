@@ -21,7 +21,7 @@ from dogcli.config import Settings, load_settings
 from dogcli.jobs.collect import collect
 from dogcli.jobs.plan import Plan
 from dogcli.sources.base import Found
-from tests.replica import Replica, make_dataset
+from tests.replica import Replica, ReplicaConfig, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")
 DAY = date(2025, 9, 5)
@@ -50,7 +50,8 @@ class ListedPage:
 def replica(monkeypatch: pytest.MonkeyPatch) -> Any:
     dataset = make_dataset(days=[DAY, date(2025, 9, 6)], now=datetime(2025, 9, 7, tzinfo=LA),
                            seed=5, outage_rate=0.0)  # fmt: skip
-    with Replica(dataset, api_delay=0.0, now=datetime(2025, 9, 7, 12, tzinfo=LA)) as rep:
+    config = ReplicaConfig(api_delay=0.0, now=datetime(2025, 9, 7, 12, tzinfo=LA))
+    with Replica(dataset, config) as rep:
         yield rep
 
 

@@ -38,9 +38,10 @@ import sys
 from datetime import date
 from dogcli.jobs.fetch import run_backfill
 from dogcli.config import load_settings
+from dogcli.cli.render import summary_line
 day = date.fromisoformat(sys.argv[1])
 summary = run_backfill(load_settings(), day, day)
-print(summary.line())
+print(summary_line(summary))
 sys.exit(0 if summary.ok else 1)
 """
 

@@ -34,7 +34,7 @@ from tests.faultkit import (
     rel_path_of,
     run_cli,
 )
-from tests.replica import Replica, make_dataset
+from tests.replica import Replica, ReplicaConfig, make_dataset
 from tests.test_e2e import summary_numbers
 from tests.test_faults import trim
 
@@ -47,7 +47,7 @@ SITE_TZ = ZoneInfo("America/Los_Angeles")
 @pytest.fixture
 def evil() -> Iterator[Replica]:
     """Another host (127.0.0.2) that serves a JPEG for anything."""
-    rep = Replica(make_dataset(days=[]), api_delay=0, host="127.0.0.2")
+    rep = Replica(make_dataset(days=[]), ReplicaConfig(api_delay=0, host="127.0.0.2"))
     rep.catch_all = True
     with rep:
         yield rep

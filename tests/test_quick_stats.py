@@ -17,9 +17,10 @@ from dogcli.catalog.captures import Catalog
 from dogcli.catalog.ledger import Ledger
 from dogcli.catalog.quick import read_stats
 from dogcli.catalog.runs import Run, RunJournal
+from dogcli.cli.render import stats_json
 from dogcli.config import load_settings
 from dogcli.model import clock
-from dogcli.reports.stats import collect_stats, stats_report
+from dogcli.reports.stats import StatsReport, collect_stats, stats_report
 from dogcli.storage.base import StoredFile
 
 NOW = datetime(2025, 9, 7, 19, 0, tzinfo=UTC)  # noon in Los Angeles
@@ -55,13 +56,14 @@ def archive(db_url: str, tmp_path: Path) -> Any:
 
 def test_both_ways_give_the_same_report(archive: Any) -> None:
     settings = archive
-    quick = stats_report(settings)
+    (quick,) = stats_report(settings).terminals
     with Catalog(settings.effective_database_url) as catalog:
         slow = collect_stats(settings, catalog, settings.streams, NOW)
     assert quick == slow
-    assert quick["streams"]["in_gate"]["count"] == 400
-    assert quick["streams"]["in_gate"]["last_hour"] == 7  # 0, 10, ..., 60 minutes ago
-    assert quick["last_runs"]["fetch"]["outcome"] == "partial"
+    assert stats_json(StatsReport([quick])) == stats_json(StatsReport([slow]))
+    assert quick.streams["in_gate"].count == 400
+    assert quick.streams["in_gate"].last_hour == 7  # 0, 10, ..., 60 minutes ago
+    assert quick.last_runs["fetch"].outcome == "partial"
     today = settings.zones.day_of(NOW)
     start = settings.zones.day_bounds(today)[0]
     assert read_stats(settings, ["in_gate"], NOW, start, today, ["fetch"]) is not None

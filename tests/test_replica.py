@@ -22,8 +22,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.replica import CaptureSpec, Replica, VendorMissing, make_dataset
-from tests.replica import server as server_mod
+from tests.replica import CaptureSpec, Replica, ReplicaConfig, VendorMissing, make_dataset
+from tests.replica import vendor as vendor_mod
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2025, 9, 6, 12, 0, 0, tzinfo=LA)  # 19:00 UTC
@@ -37,7 +37,7 @@ TS = "%Y-%m-%dT%H:%M:%S"
 @pytest.fixture(scope="module")
 def rep() -> Iterator[Replica]:
     ds = make_dataset(days=DAYS, now=NOW, seed=7, empty_days=[EMPTY])
-    with Replica(ds, api_delay=0.05, now=NOW) as r:
+    with Replica(ds, ReplicaConfig(api_delay=0.05, now=NOW)) as r:
         yield r
 
 
@@ -135,7 +135,8 @@ def test_clock_publish_and_full_delays() -> None:
     ds = make_dataset(days=[TODAY], now=clock[0], streams=("in_gate",), outage_rate=0)
     t = utc(2025, 9, 6, 17, 0, 1)  # 10:00:01 PDT, one second in the future
     ds.add("in_gate", t, publish_delay=600, full_delay=1800)
-    with Replica(ds, api_delay=0, now=lambda: clock[0]) as r, requests.Session() as s:
+    config = ReplicaConfig(api_delay=0, now=lambda: clock[0])
+    with Replica(ds, config) as r, requests.Session() as s:
         api = f"{r.site_url}/api/terminal_cameras/apm"
 
         def listed() -> bool:
@@ -259,7 +260,7 @@ def test_url_timezone_site_local_repeats_stamps_in_autumn() -> None:
     ds = make_dataset(days=[date(2025, 11, 2)], now=datetime(2025, 11, 3), streams=("in_gate",))
     ds.add("in_gate", datetime(2025, 11, 2, 1, 30, 5, tzinfo=LA))  # PDT
     ds.add("in_gate", datetime(2025, 11, 2, 1, 30, 5, tzinfo=LA, fold=1))  # PST, an hour later
-    with Replica(ds, url_timezone="America/Los_Angeles", api_delay=0) as r:
+    with Replica(ds, ReplicaConfig(url_timezone="America/Los_Angeles", api_delay=0)) as r:
         a, b = (
             c for c in ds.all("in_gate") if c.utc.astimezone(LA).strftime("%H:%M:%S") == "01:30:05"
         )
@@ -284,8 +285,8 @@ def test_page_and_api_routes(rep: Replica) -> None:
         assert s.get(f"{rep.site_url}/assets/app.js").status_code == 200
         assert s.get(f"{rep.site_url}/assets/index.js").status_code == 404
         # the vendor files are the pinned npm builds, byte for byte
-        nm = Path(server_mod.NODE_MODULES)
-        for name, (rel, _ctype) in server_mod.VENDOR_FILES.items():
+        nm = Path(vendor_mod.NODE_MODULES)
+        for name, (rel, _ctype) in vendor_mod.VENDOR_FILES.items():
             assert s.get(f"{rep.site_url}/vendor/{name}").content == (nm / rel).read_bytes()
         lock = json.loads((nm.parent / "package-lock.json").read_text())["packages"]
         assert lock["node_modules/vue"]["version"] == "3.5.45"
@@ -321,7 +322,8 @@ def test_page_and_api_routes(rep: Replica) -> None:
 
 def test_no_camera_streams_answer_empty_but_unknown_ones_404() -> None:
     ds = make_dataset(days=[TODAY], now=NOW)
-    with Replica(ds, api_delay=0, now=NOW, no_camera=("out_gate",)) as r, requests.Session() as s:
+    config = ReplicaConfig(api_delay=0, now=NOW, no_camera=("out_gate",))
+    with Replica(ds, config) as r, requests.Session() as s:
         api = f"{r.site_url}/api/terminal_cameras/apm"
         body = s.get(f"{api}/history", params={"stream": "out_gate", "date": "2025-09-06"}).json()
         assert body["camera"] is False and body["images"] == []
@@ -331,7 +333,7 @@ def test_no_camera_streams_answer_empty_but_unknown_ones_404() -> None:
 
 
 def test_missing_npm_packages_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(server_mod, "NODE_MODULES", tmp_path / "node_modules")
+    monkeypatch.setattr(vendor_mod, "NODE_MODULES", tmp_path / "node_modules")
     with pytest.raises(VendorMissing, match=r"npm ci --prefix tests/replica"):
         Replica(make_dataset(days=[TODAY], now=NOW)).start()
 
@@ -340,13 +342,13 @@ def test_bad_modes_are_refused() -> None:
     ds = make_dataset(days=[TODAY], now=NOW)
     for kwargs in ({"gallery": "lazy"}, {"page_zone": "utc"}, {"page_size": 0}):
         with pytest.raises(ValueError):
-            Replica(ds, **kwargs)
+            Replica(ds, ReplicaConfig(**kwargs))
 
 
 def test_warm_renders_every_image() -> None:
     ds = make_dataset(days=[TODAY], now=datetime(2025, 9, 6, 1, 0), streams=("in_gate",))
     caps = ds[("in_gate", TODAY)]
-    r = Replica(ds, gallery="eager", now=NOW)
+    r = Replica(ds, ReplicaConfig(gallery="eager", now=NOW))
     assert r.warm() == len(caps) + sum(c.has_full for c in caps)
     assert '"gallery": "eager"' in r.page_html("in_gate")
 
@@ -448,7 +450,7 @@ def test_api_faults(rep: Replica) -> None:
 
 def test_stop_releases_hung_requests() -> None:
     ds = make_dataset(days=[TODAY], now=NOW, streams=("in_gate",))
-    r = Replica(ds, api_delay=0, now=NOW).start()
+    r = Replica(ds, ReplicaConfig(api_delay=0, now=NOW)).start()
     r.faults.api("always:hang")
     sock = socket.create_connection(("127.0.0.1", r.port))
     sock.sendall(
@@ -579,7 +581,7 @@ def visible_panel(driver: Any) -> Any:
 @pytest.fixture(scope="module")
 def site() -> Iterator[Replica]:
     ds = make_dataset(days=DAYS, now=NOW, seed=11, empty_days=[EMPTY], outage_rate=0)
-    with Replica(ds, api_delay=0.05, now=NOW, gallery="eager") as r:
+    with Replica(ds, ReplicaConfig(api_delay=0.05, now=NOW, gallery="eager")) as r:
         yield r
 
 
@@ -648,7 +650,7 @@ def test_typed_and_clicked_days_change_the_gallery(chrome: Any, site: Replica) -
 @pytest.mark.parametrize("gallery", ["window-lazy", "container-lazy"])
 def test_lazy_galleries_show_urls_only_after_scrolling(chrome: Any, gallery: str) -> None:
     ds = make_dataset(days=[date(2025, 9, 5)], now=NOW, seed=3, outage_rate=0, streams=("in_gate",))
-    with Replica(ds, api_delay=0, now=NOW, gallery=gallery) as r:
+    with Replica(ds, ReplicaConfig(api_delay=0, now=NOW, gallery=gallery)) as r:
         open_page(chrome, r)
         type_date(chrome, date(2025, 9, 5))
         n = len(r.published("in_gate", date(2025, 9, 5)))
@@ -678,7 +680,7 @@ def test_lazy_galleries_show_urls_only_after_scrolling(chrome: Any, gallery: str
 @pytest.mark.browser
 def test_pagination(chrome: Any) -> None:
     ds = make_dataset(days=[TODAY], now=NOW, seed=5, outage_rate=0, streams=("in_gate",))
-    with Replica(ds, api_delay=0, now=NOW, gallery="eager", page_size=20) as r:
+    with Replica(ds, ReplicaConfig(api_delay=0, now=NOW, gallery="eager", page_size=20)) as r:
         want = shown_order(r, "in_gate", TODAY)
         open_page(chrome, r, count=20)
         wait(chrome, lambda d: srcs(d) == want[:20])
@@ -696,7 +698,8 @@ def test_pagination(chrome: Any) -> None:
 @pytest.mark.parametrize("mask", [True, False])
 def test_loading_mask(chrome: Any, mask: bool) -> None:
     ds = make_dataset(days=[date(2025, 9, 5), TODAY], now=NOW, seed=5, streams=("in_gate",))
-    with Replica(ds, api_delay=0, now=NOW, gallery="eager", loading_mask=mask) as r:
+    config = ReplicaConfig(api_delay=0, now=NOW, gallery="eager", loading_mask=mask)
+    with Replica(ds, config) as r:
         open_page(chrome, r, count=len(r.published("in_gate", TODAY)))
         before = srcs(chrome)
         r.faults.api("slow:1.5")
@@ -712,7 +715,8 @@ def test_loading_mask(chrome: Any, mask: bool) -> None:
 @pytest.mark.browser
 def test_no_camera_and_api_failure(chrome: Any) -> None:
     ds = make_dataset(days=[TODAY], now=NOW, seed=5)
-    with Replica(ds, api_delay=0, now=NOW, no_camera=("out_gate",), heading="Camera History") as r:
+    config = ReplicaConfig(api_delay=0, now=NOW, no_camera=("out_gate",), heading="Camera History")
+    with Replica(ds, config) as r:
         open_page(chrome, r, "out_gate")
         wait(chrome, lambda d: "No camera found" in d.find_element("tag name", "body").text)
         assert not chrome.find_elements("css selector", f"{HISTORY} .history-item")
@@ -728,7 +732,7 @@ def test_dst_day_has_25_hours(chrome: Any) -> None:
     now = datetime(2025, 11, 3, 12, tzinfo=LA)
     day = date(2025, 11, 2)
     ds = make_dataset(days=[day, now.date()], now=now, seed=2, outage_rate=0, streams=("in_gate",))
-    with Replica(ds, api_delay=0, now=now, gallery="eager") as r:
+    with Replica(ds, ReplicaConfig(api_delay=0, now=now, gallery="eager")) as r:
         open_page(chrome, r, count=len(r.published("in_gate", now.date())))
         type_date(chrome, day)
         want = shown_order(r, "in_gate", day)
@@ -747,7 +751,8 @@ def test_browser_zone_page_depends_on_the_browser_zone(
     from tests.replica.browser import ChromeSession
 
     ds = make_dataset(days=[date(2025, 9, 5), TODAY], now=NOW, seed=4, streams=("in_gate",))
-    with Replica(ds, api_delay=0, now=NOW, gallery="eager", page_zone="browser") as r:
+    config = ReplicaConfig(api_delay=0, now=NOW, gallery="eager", page_zone="browser")
+    with Replica(ds, config) as r:
         la = set(shown_order(r, "in_gate", TODAY))
         open_page(chrome, r, count=len(la))
         assert set(srcs(chrome)) == la

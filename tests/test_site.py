@@ -26,7 +26,7 @@ from dogcli.sources.site.browser import Browser
 from dogcli.sources.site.errors import _PageError
 from dogcli.sources.site.page import CameraSite
 from dogcli.sources.site.scripts import DATE_INPUT
-from tests.replica import Replica, make_dataset
+from tests.replica import Replica, ReplicaConfig, make_dataset
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +52,7 @@ def rep() -> Iterator[Replica]:
     for (stream, day), specs in list(ds.items()):
         if day not in FULL_DAYS:  # long outages elsewhere: fewer lazy images to scroll through
             ds[(stream, day)] = specs[::3]
-    with Replica(ds, api_delay=0.05, now=NOW) as r:
+    with Replica(ds, ReplicaConfig(api_delay=0.05, now=NOW)) as r:
         yield r
 
 

@@ -30,7 +30,7 @@ from dogcli.sources.cdn import CdnClient
 from dogcli.storage.base import StoredFile
 from dogcli.storage.local import LocalStorage
 from tests.faultkit import cli_command, cli_env, kill_group, record, rows_of
-from tests.replica import Replica, make_dataset
+from tests.replica import Replica, ReplicaConfig, make_dataset
 
 LA = ZoneInfo("America/Los_Angeles")
 ZONES = Zones(LA, ZoneInfo("UTC"))  # dogcli's default: URL stamps in UTC, local days
@@ -44,7 +44,7 @@ def rep() -> Iterator[Replica]:
     for stream in ds.streams:  # small days: 12 captures each, every 2 hours
         for day in DAYS:
             ds[(stream, day)] = ds.captures(stream, day)[::12][:12]
-    with Replica(ds, api_delay=0, now=NOW) as r:
+    with Replica(ds, ReplicaConfig(api_delay=0, now=NOW)) as r:
         yield r
 
 

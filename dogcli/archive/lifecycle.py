@@ -136,6 +136,8 @@ def _locked(
         raise
     except (CatalogUnavailable, OSError) as exc:
         raise DogcliError(f"cannot take the archive lock: {exc}") from None
+    except DogcliError:  # the data dir's own lock file is unusable: no fallback helps
+        raise
     except Exception as exc:  # PostgreSQL went away: this host's lock still guards the disk
         log.warning("advisory lock unavailable (%s); using the data dir lock", exc)
         lock = archive_lock(data_dir, None, wait)

@@ -9,15 +9,17 @@ catalog did not have yet and reported them as uncataloged)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dogcli.model.errors import DogcliError
+from dogcli.model.errors import DataDirUnusable, DogcliError
 from dogcli.model.status import ExitStatus
 
 log = logging.getLogger(__name__)
@@ -67,16 +69,33 @@ class FileLock:
     def _open(self) -> int | None:
         if not self.shared:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            return self._open_file(os.O_RDWR | os.O_CREAT)
         # Looking needs no write access: a shared flock works on a read-only descriptor.
         with contextlib.suppress(FileNotFoundError):
-            return os.open(self.path, os.O_RDONLY)
+            return self._open_file(os.O_RDONLY)
         if not self.data_dir.is_dir():
             return None  # no archive: nothing to guard, and nothing is created
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            return self._open_file(os.O_RDWR | os.O_CREAT)
         except OSError:  # a read-only data dir no run can write to either
             return None
+
+    def _open_file(self, flags: int) -> int:
+        """The lock file, never through a symlink: acquire truncates it, so a `.lock` linked
+        to another file truncated that file. No O_TRUNC here either; O_NONBLOCK so that a
+        FIFO put in its place cannot hang the run."""
+        try:
+            fd = os.open(self.path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and self.path.is_symlink():
+                raise DataDirUnusable(
+                    f"{self.path} is a symlink; remove it (dogcli makes its own lock file)"
+                ) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise DataDirUnusable(f"{self.path} is not a regular file; remove it")
+        return fd
 
     def acquire(self) -> None:
         fd = self._open()

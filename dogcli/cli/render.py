@@ -1,208 +1,268 @@
-"""What people see: logging, progress, the summary line, tables. Rich on a terminal, plain
-lines otherwise (systemd's journal, cron mail, pipes)."""
+"""The words and JSON of every result: the summary line of fetch, backfill and cleanup,
+verify's report, health's monitoring-plugin lines, and what each `--json` prints. The
+results are plain data (jobs/, reports/); how they read is decided here only. Tables and
+pictures are in tables.py, progress and logging in progress.py."""
 
 from __future__ import annotations
 
-import logging
-import sys
-from datetime import date
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
+from dogcli.cli.env import Environment
 from dogcli.model.redact import redact_url
 
-
-class RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_url(super().format(record))
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is at the moment (test runners swap it)."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
-
-
-def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
-    handler = _StderrHandler()
-    handler.setFormatter(RedactingFormatter("dogcli: %(message)s"))
-    root = logging.getLogger("dogcli")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    # Third-party chatter only when asked for.
-    for name in ("selenium", "urllib3", "alembic", "sqlalchemy"):
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+if TYPE_CHECKING:
+    from dogcli.jobs.cleanup import CleanupResult
+    from dogcli.jobs.summary import Summary
+    from dogcli.jobs.verify_report import VerifyReport
+    from dogcli.reports.gaps import GapReport
+    from dogcli.reports.health import HealthReport
+    from dogcli.reports.stats import StatsReport, TerminalStats
 
 
 class Console:
     """stdout for results, stderr for errors; quiet hides everything but errors and data."""
 
-    def __init__(self) -> None:
-        self.quiet = False
+    def __init__(self, env: Environment | None = None, quiet: bool = False) -> None:
+        self.env = env if env is not None else Environment()
+        self.quiet = quiet
 
-    @property
-    def interactive(self) -> bool:
-        return sys.stderr.isatty()
+    def data(self, text: str) -> None:
+        """Data on stdout, shown even with --quiet (JSON, the plugin lines)."""
+        self.env.out(text, flush=True)
 
     def summary(self, line: str) -> None:
         if not self.quiet:
-            print(redact_url(line), flush=True)
+            self.env.out(redact_url(line), flush=True)
 
     def note(self, line: str) -> None:
         """A remark on stderr (stdout stays data), hidden by --quiet."""
         if not self.quiet:
-            print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
+            self.env.err(f"dogcli: {redact_url(line)}")
 
     def error_line(self, line: str) -> None:
-        print(f"dogcli: {redact_url(line)}", file=sys.stderr, flush=True)
+        self.env.err(f"dogcli: {redact_url(line)}")
 
-    def config_table(self, report: Any) -> None:
-        """setting, value, source: plain aligned columns (read by people and grep alike)."""
-        where = str(report.config_file) if report.config_file else "none"
-        print(f"# config file: {where}")
-        rows = [(e.key, e.shown(), f"{e.source} {e.origin}".strip()) for e in report.entries]
-        width = [max(len(r[i]) for r in rows) for i in range(2)]
-        for key, value, source in rows:
-            print(f"{key:<{width[0]}}  {redact_url(value):<{width[1]}}  {source}".rstrip())
 
-    def stats_table(self, report: dict[str, Any]) -> None:
-        from rich import box
-        from rich.table import Table
+def summary_line(summary: Summary) -> str:
+    """fetch's and backfill's one line (after `COMMAND: `)."""
+    parts = [
+        f"found {summary.found}",
+        f"new {summary.new}",
+        f"downloaded {summary.downloaded} ({summary.full} full, {summary.thumbnail} thumbnail)",
+        f"already had {summary.already}",
+        f"failed {summary.failed}",
+    ]
+    if summary.recovered:
+        parts.append(f"recovered {summary.recovered}")
+    if summary.retried:
+        parts.append(f"retried {summary.retried}")
+    if summary.upgraded:
+        parts.append(f"upgraded {summary.upgraded} to full size")
+    if summary.no_camera:
+        parts.append(f"no camera: {', '.join(summary.no_camera)}")
+    parts.append(f"{summary.seconds:.1f}s")
+    return ", ".join(parts)
 
-        if "terminals" in report:  # several terminals: a table each, then the runs once
-            for terminal_report in report["terminals"].values():
-                self.stats_table({**terminal_report, "last_runs": {}})
-            last_runs = report.get("last_runs") or {}
-            if last_runs:
-                runs = [last_runs[c] for c in sorted(last_runs)]
-                _rich_stdout().print(_runs_table(runs, "last runs"))
-            return
-        tz = report["timezone"]
-        table = Table(
-            title=f"dogcli archive · terminal {report['terminal']} · times in {tz}",
-            box=box.SIMPLE_HEAD,
+
+def summary_json(summary: Summary, command: str) -> dict[str, Any]:
+    """What `--json` prints: the counts of summary_line() and every failure."""
+    return {
+        "command": command,
+        "outcome": summary.outcome,
+        "found": summary.found,
+        "new": summary.new,
+        "downloaded": summary.downloaded,
+        "full": summary.full,
+        "thumbnail": summary.thumbnail,
+        "already_had": summary.already,
+        "failed": summary.failed,
+        "deleted": 0,
+        "recovered": summary.recovered,
+        "retried": summary.retried,
+        "upgraded": summary.upgraded,
+        "bytes": summary.bytes,
+        "seconds": round(summary.seconds, 3),
+        "no_camera": list(summary.no_camera),
+        "failures": list(summary.failures),
+        "errors": list(summary.errors),
+    }
+
+
+def cleanup_line(result: CleanupResult) -> str:
+    verb = "would delete" if result.dry_run else "deleted"
+    text = f"{verb} {result.deleted} captures ({_mib(result.bytes)}) from before {result.cutoff}"
+    if result.orphans:
+        text += f", {result.orphans} uncataloged files"
+    if result.disk_percent_after is not None:
+        text += f"; disk {result.disk_percent_before:.1f}% -> {result.disk_percent_after:.1f}%"
+    return f"{text}, {result.seconds:.1f}s"
+
+
+def cleanup_json(result: CleanupResult) -> dict[str, Any]:
+    """What `--json` prints; the counts fetch and backfill share are there too (0)."""
+    return {
+        "command": "cleanup",
+        "outcome": "ok" if result.ok else "failed",
+        "dry_run": result.dry_run,
+        "cutoff": result.cutoff.isoformat(),
+        "found": 0,
+        "new": 0,
+        "downloaded": 0,
+        "thumbnail": 0,
+        "already_had": 0,
+        "failed": 0 if result.ok else 1,
+        "deleted": result.deleted,
+        "bytes": result.bytes,
+        "orphans": result.orphans,
+        "folders": result.folders,
+        "disk_percent_before": _round(result.disk_percent_before),
+        "disk_percent_after": _round(result.disk_percent_after),
+        "seconds": round(result.seconds, 3),
+        "failures": [result.error] if result.error else [],
+    }
+
+
+def verify_json(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "repair": report.repair,
+        "deep": report.deep,
+        "since": report.since.isoformat() if report.since else None,
+        "rows": report.rows,
+        "files": report.files,
+        "counts": report.counts(),
+        "problems": [asdict(p) for p in report.problems],
+        "repaired": {
+            "downloaded": report.downloaded,
+            "cataloged": report.cataloged,
+            "removed": report.removed,
+            "quarantined": report.quarantined,
+            "moved": report.moved,
+        },
+        "failures": report.failures,
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def verify_lines(report: VerifyReport, limit: int = 50) -> list[str]:
+    how = "sizes and sha256" if report.deep else "sizes"
+    counts = report.counts()
+    head = f"verify: {report.rows} rows, {report.files} files checked ({how})"
+    if report.since:
+        head += f" from {report.since}"
+    if counts:
+        head += f"; {len(report.problems)} problems: " + ", ".join(
+            f"{n} {kind}" for kind, n in counts.items()
         )
-        table.add_column("stream", no_wrap=True)
-        for column in ("captures", "size"):
-            table.add_column(column, justify="right", no_wrap=True)
-        table.add_column("first", no_wrap=True)
-        table.add_column("last", no_wrap=True)
-        for column in ("1 h", "24 h", "today", "coverage"):
-            table.add_column(column, justify="right", no_wrap=True)
-        for stream, row in report["streams"].items():
-            table.add_row(
-                stream,
-                f"{row['count']:,}",
-                human_bytes(row["bytes"]),
-                _local(row["first"], tz),
-                _local(row["last"], tz),
-                str(row["last_hour"]),
-                str(row["last_24h"]),
-                f"{row['today']}/{row['today_expected']}",
-                f"{row['today_coverage']:.0%}",
-            )
-        console = _rich_stdout()
-        console.print(table)
-        last_runs = report.get("last_runs") or {}
-        if last_runs:
-            console.print(_runs_table([last_runs[c] for c in sorted(last_runs)], "last runs"))
-
-    def runs_table(self, runs: list[Any]) -> None:
-        _rich_stdout().print(_runs_table([r.as_json() for r in runs], "recent runs"))
-
-    def gaps(self, report: Any) -> None:
-        """The incomplete days, then coverage per day and per hour of the newest days."""
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
-
-        console = _rich_stdout()
-        if report.incomplete:
-            table = Table(title=f"incomplete days · terminal {report.terminal}",
-                          box=box.SIMPLE_HEAD)  # fmt: skip
-            for column in ("stream", "day", "listed", "stored", "thumbnail only", "missing",
-                           "last read (UTC)", "late"):  # fmt: skip
-                numeric = column in ("listed", "stored", "thumbnail only", "missing", "late")
-                table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
-            for state, late in report.incomplete:
-                read = state.last_read.strftime("%Y-%m-%d %H:%M") if state.last_read else "never"
-                table.add_row(
-                    state.stream, state.day.isoformat(),
-                    "-" if state.listed is None else str(state.listed), str(state.stored),
-                    str(state.thumbnail), str(state.missing), read, f"{late:.0f} h",
-                )  # fmt: skip
-            console.print(table)
-            console.print("fill them: dogcli backfill --gaps")
-        else:
-            console.print("no incomplete days")
-        legend = Text()
-        for kind, label in (("stored", "stored"), ("missing", "missing (archive gap)"),
-                            ("outage", "nothing listed (camera outage)"),
-                            ("pending", "not settled yet"), ("unread", "never read")):  # fmt: skip
-            legend.append(_CELL[kind][0], style=_CELL[kind][1]).append(f" {label}  ")
-        console.print(legend)
-        streams = sorted({d.stream for d in report.days})
-        for stream in streams:
-            line = Text(f"{stream:<10} ")
-            mine = [d for d in report.days if d.stream == stream]
-            for state in mine[-60:]:
-                glyph, style = _CELL[report.day_kind(state)]
-                line.append(glyph, style=style)
-            if mine:
-                line.append(f"  {mine[max(0, len(mine) - 60)].day} .. {mine[-1].day}")
-            console.print(line)
-        for row in report.hours:
-            line = Text(f"{row.stream:<10} {row.day} ")
-            for _label, kind in row.cells:
-                glyph, style = _CELL[kind]
-                line.append(glyph, style=style)
-            line.append(f"  {len(row.cells)} h from {row.cells[0][0] if row.cells else '-'}:00")
-            console.print(line)
+    else:
+        head += "; catalog and disk agree"
+    out = [f"{head}, {report.seconds:.1f}s"]
+    for problem in report.problems[:limit]:
+        what = f"  {problem.kind}: {problem.path}"
+        out.append(f"{what} ({problem.detail})" if problem.detail else what)
+    if len(report.problems) > limit:
+        out.append(f"  ... and {len(report.problems) - limit} more")
+    if report.repair:
+        out.append(
+            f"repaired: downloaded {report.downloaded}, cataloged {report.cataloged}, "
+            f"moved {report.moved}, removed {report.removed} leftovers, "
+            f"quarantined {report.quarantined}, "
+            f"failed {len(report.failures)}"
+        )
+        out.extend(f"  failed: {failure}" for failure in report.failures[:limit])
+    return out
 
 
-_CELL = {
-    "stored": ("█", "green"),
-    "missing": ("█", "red"),
-    "outage": ("·", "bright_black"),
-    "pending": ("▒", "yellow"),
-    "unread": ("?", "magenta"),
-}
+def health_plugin_lines(report: HealthReport) -> list[str]:
+    """The monitoring-plugin format (Nagios, Icinga, Sensu, Checkmk): a status line
+    `DOGCLI STATUS: worst finding | perfdata`, then one line per check."""
+    from dogcli.reports.health import EXIT_CODES, OK, SEVERITY
+
+    status = report.status
+    worst = [c for c in report.checks if c.status == status]
+    if not report.checks:
+        finding = "no checks ran"
+    elif status == OK:
+        finding = f"all {len(report.checks)} checks OK"
+    else:
+        finding = f"{worst[0].name}: {worst[0].message}"
+        if len(worst) > 1:
+            finding += f" (and {len(worst) - 1} more {status.upper()})"
+    line = f"DOGCLI {status.upper()}: {' '.join(finding.split()).replace('|', '/')}"
+    if report.perfdata:
+        line += " | " + " ".join(p.text() for p in report.perfdata)
+    ordered = sorted(report.checks, key=lambda c: -SEVERITY[c.status])
+    width = max(len(s) for s in EXIT_CODES)
+    rest = [f"{c.status.upper():<{width}}  {c.name}: {c.message}" for c in ordered]
+    return [line, *(r.replace("|", "/") for r in rest)]
 
 
-def _rich_stdout() -> Any:
-    from rich.console import Console as RichConsole
-
-    # Pipes and files get a fixed width instead of 80 columns of truncation.
-    width = None if sys.stdout.isatty() else 120
-    return RichConsole(soft_wrap=False, width=width, highlight=False)
+def health_json(report: HealthReport) -> dict[str, Any]:
+    """The same object the health job writes to the data dir's .health file."""
+    return report.as_json()
 
 
-def _runs_table(runs: list[dict[str, Any]], title: str) -> Any:
-    from rich import box
-    from rich.table import Table
+def gap_json(report: GapReport) -> dict[str, Any]:
+    late = {(d.stream, d.day) for d, _hours in report.incomplete}
+    return {
+        "terminal": report.terminal,
+        "generated_at": report.generated_at.isoformat().replace("+00:00", "Z"),
+        "settle_hours": report.settle_hours,
+        "days": [{**d.as_json(), "incomplete": (d.stream, d.day) in late} for d in report.days],
+    }
 
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    for column in ("command", "started (UTC)", "seconds", "outcome", "found", "new", "failed",
-                   "deleted", "error"):  # fmt: skip
-        numeric = column in ("seconds", "found", "new", "failed", "deleted")
-        table.add_column(column, justify="right" if numeric else "left",
-                         no_wrap=column != "error")  # fmt: skip
-    for run in runs:
-        started = (run.get("started_at") or "").replace("T", " ").replace("Z", "")[:19]
-        seconds = run.get("seconds")
-        table.add_row(
-            run["command"], started, "-" if seconds is None else f"{seconds:.1f}", run["outcome"],
-            str(run["found"]), str(run["new"]), str(run["failed"]), str(run["deleted"]),
-            redact_url(run.get("error") or "")[:80],
-        )  # fmt: skip
-    return table
+
+def gaps_json(reports: list[GapReport]) -> dict[str, Any]:
+    """One terminal: its report; several: `{"terminals": {T: report}}`."""
+    if len(reports) == 1:
+        return gap_json(reports[0])
+    return {"terminals": {r.terminal: gap_json(r) for r in reports}}
+
+
+def runs_json(runs: list[Any]) -> dict[str, Any]:
+    return {"runs": [r.as_json() for r in runs]}
+
+
+def stats_json(report: StatsReport) -> dict[str, Any]:
+    """One terminal: its report; several: `{"terminals": {T: report}}` with the parts every
+    terminal shares (generated_at, timezone, last_runs) also at the top."""
+    if not report.several:
+        return _terminal_stats_json(report.terminals[0])
+    first = report.terminals[0]
+    return {
+        "generated_at": _iso(first.generated_at),
+        "timezone": first.timezone,
+        "terminals": {t.terminal: _terminal_stats_json(t) for t in report.terminals},
+        "last_runs": _runs_by_command(first),
+    }
+
+
+def _terminal_stats_json(report: TerminalStats) -> dict[str, Any]:
+    return {
+        "terminal": report.terminal,
+        "generated_at": _iso(report.generated_at),
+        "timezone": report.timezone,
+        "streams": {
+            s.stream: {
+                "count": s.count,
+                "bytes": s.bytes,
+                "first": _iso(s.first),
+                "last": _iso(s.last),
+                "last_hour": s.last_hour,
+                "last_24h": s.last_24h,
+                "today": s.today,
+                "today_expected": s.today_expected,
+                "today_coverage": s.today_coverage,
+            }
+            for s in report.streams.values()
+        },
+        "last_runs": _runs_by_command(report),
+    }
+
+
+def _runs_by_command(report: TerminalStats) -> dict[str, Any]:
+    return {command: run.as_json() for command, run in report.last_runs.items()}
 
 
 def human_bytes(size: int) -> str:
@@ -214,85 +274,16 @@ def human_bytes(size: int) -> str:
     return f"{size} B"  # pragma: no cover
 
 
-def _local(iso: str | None, tz: str) -> str:
-    if not iso:
-        return "-"
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
+def _iso(value: Any) -> str | None:
+    """An aware instant as UTC ISO text with a Z (the JSON's one time format)."""
+    from datetime import UTC
 
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(tz))
-    return f"{moment:%Y-%m-%d %H:%M}"
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-class LogReporter:
-    """Plain lines: one per (stream, day) page read."""
-
-    def __init__(self, console: Console, command: str) -> None:
-        self.console = console
-        self.log = logging.getLogger(f"dogcli.{command}")
-
-    def planned(self, days: int) -> None:
-        self.log.debug("%d pages to read", days)
-
-    def day_found(self, stream: str, day: date, found: int, new: int) -> None:
-        self.log.info("%s %s: %d captures on the page, %d new", stream, day, found, new)
-
-    def image_done(self, ok: bool) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        self.log.warning("%s", message)
-
-    def close(self) -> None:
-        pass
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
-class RichReporter(LogReporter):
-    """A progress bar on a terminal: pages read, then images stored."""
-
-    def __init__(self, console: Console, command: str) -> None:
-        super().__init__(console, command)
-        from rich.console import Console as RichConsole
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=RichConsole(stderr=True),
-            transient=False,
-        )
-        self.pages = self.progress.add_task("pages", total=0)
-        self.images = self.progress.add_task("images", total=0)
-        self.progress.start()
-
-    def planned(self, days: int) -> None:
-        self.progress.update(self.pages, total=days)
-
-    def day_found(self, stream: str, day: date, found: int, new: int) -> None:
-        self.progress.advance(self.pages)
-        task = self.progress.tasks[self.images]
-        self.progress.update(self.images, total=(task.total or 0) + new)
-        self.progress.console.log(f"{stream} {day}: {found} captures, {new} new")
-
-    def image_done(self, ok: bool) -> None:
-        self.progress.advance(self.images)
-
-    def note(self, message: str) -> None:
-        self.progress.console.log(redact_url(message))
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-def make_reporter(console: Console, command: str) -> LogReporter:
-    if console.interactive and not console.quiet:
-        return RichReporter(console, command)
-    return LogReporter(console, command)
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB"

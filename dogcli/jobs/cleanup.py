@@ -12,11 +12,10 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
 
 from dogcli.archive.session import Archive, Session
 from dogcli.catalog.captures import Catalog
@@ -24,7 +23,7 @@ from dogcli.catalog.ledger import Ledger
 from dogcli.config import Settings
 from dogcli.model import clock, layout
 from dogcli.model.errors import UsageError
-from dogcli.storage.local import LocalStorage, disk_used
+from dogcli.storage.local import LocalStorage, PathRefused, disk_used
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -42,6 +41,13 @@ class CleanupResult:
     disk_percent_after: float | None = None
     seconds: float = 0.0
     error: str = ""
+    skipped: list[Path] = field(default_factory=list)  # symlinks met, never followed
+
+    def skip(self, link: Path) -> None:
+        """A symlinked folder is left as it is, said once a run; the rest goes on."""
+        if link not in self.skipped:
+            self.skipped.append(link)
+            log.warning("skipped %s: a symlink, which cleanup never follows", link)
 
     @property
     def ok(self) -> bool:
@@ -54,52 +60,13 @@ class CleanupResult:
         self.orphans += other.orphans
         self.folders += other.folders
         self.seconds += other.seconds
+        self.skipped += [link for link in other.skipped if link not in self.skipped]
         if other.disk_percent_after is not None:
             if self.disk_percent_before is None:
                 self.disk_percent_before = other.disk_percent_before
             self.disk_percent_after = other.disk_percent_after
         self.error = "; ".join(e for e in (self.error, other.error) if e)
         return self
-
-    def line(self) -> str:
-        verb = "would delete" if self.dry_run else "deleted"
-        text = f"{verb} {self.deleted} captures ({_mib(self.bytes)}) from before {self.cutoff}"
-        if self.orphans:
-            text += f", {self.orphans} uncataloged files"
-        if self.disk_percent_after is not None:
-            text += f"; disk {self.disk_percent_before:.1f}% -> {self.disk_percent_after:.1f}%"
-        return f"{text}, {self.seconds:.1f}s"
-
-    def as_json(self) -> dict[str, Any]:
-        """What `--json` prints; the counts fetch and backfill share are there too (0)."""
-        return {
-            "command": "cleanup",
-            "outcome": "ok" if self.ok else "failed",
-            "dry_run": self.dry_run,
-            "cutoff": self.cutoff.isoformat(),
-            "found": 0,
-            "new": 0,
-            "downloaded": 0,
-            "thumbnail": 0,
-            "already_had": 0,
-            "failed": 0 if self.ok else 1,
-            "deleted": self.deleted,
-            "bytes": self.bytes,
-            "orphans": self.orphans,
-            "folders": self.folders,
-            "disk_percent_before": _round(self.disk_percent_before),
-            "disk_percent_after": _round(self.disk_percent_after),
-            "seconds": round(self.seconds, 3),
-            "failures": [self.error] if self.error else [],
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def _mib(size: int) -> str:
-    return f"{size / 1048576:.1f} MiB"
 
 
 def _percent(usage: tuple[int, int]) -> float:
@@ -138,11 +105,11 @@ def run_cleanup(
 
     if dry_run:
         result.deleted, result.bytes = catalog.count_before(terminal, cutoff)
-        files = len(_expired_files(storage, terminal, cutoff_day))
+        files = len(_expired_files(storage, terminal, cutoff_day, result))
         result.orphans = max(0, files - result.deleted)
     else:
         _delete_before(catalog, storage, terminal, cutoff, result)
-        result.orphans, result.folders = _sweep(storage, terminal, cutoff_day)
+        result.orphans, result.folders = _sweep(storage, terminal, cutoff_day, result)
         # The ledger of the deleted days goes with them: the archive now begins at cutoff.
         Ledger(catalog, terminal, settings.zones).forget_before(cutoff_day)
 
@@ -188,18 +155,22 @@ def _free_disk(
         if not chosen:
             log.warning("disk still above %.0f%% with only the last 24 hours left", max_percent)
             break
-        for _id, path, _size in chosen:
-            storage.delete(path)
+        deleted = 0
+        for _id, path, size in chosen:
+            if _delete(storage, path, result):
+                deleted += 1
+            else:
+                freed -= size  # its file, behind a symlink, is still there
             parts = path.split("/")
             day = layout.parse_day_name(parts[3]) if len(parts) > 3 else None
             if day is not None:
                 touched.update({(parts[2], day), (parts[2], day - timedelta(days=1))})
         catalog.delete_ids([row_id for row_id, _p, _s in chosen])
-        result.deleted += len(chosen)
+        result.deleted += deleted
         result.bytes += freed
         usage = disk_usage(data_dir)
     result.disk_percent_after = _percent(usage)
-    _sweep_empty(storage, terminal)
+    _sweep_empty(storage, terminal, result)
     return touched
 
 
@@ -221,51 +192,81 @@ def _delete_batch(
     rows = catalog.oldest_before(terminal, before, limit)
     if not rows:
         return False
-    for _id, path, _size in rows:
-        storage.delete(path)
+    for _id, path, size in rows:
+        if _delete(storage, path, result):
+            result.deleted += 1
+            result.bytes += size
+    # Rows behind a symlink go too: else every batch selected them again, and retention
+    # stopped there (the run exited 1 every day, deleting nothing).
     catalog.delete_ids([row_id for row_id, _p, _s in rows])
-    result.deleted += len(rows)
-    result.bytes += sum(size for _i, _p, size in rows)
     return True
 
 
-def _day_folders(storage: LocalStorage, terminal: str) -> list[tuple[date, Path]]:
+def _delete(storage: LocalStorage, path: str, result: CleanupResult) -> bool:
+    """Delete one capture's file; False when its folder is a symlink (skipped, untouched)."""
+    try:
+        storage.delete(path)
+    except PathRefused as exc:
+        if exc.link is None:
+            raise
+        result.skip(exc.link)
+        return False
+    return True
+
+
+def _linked(path: Path, result: CleanupResult) -> bool:
+    if path.is_symlink():
+        result.skip(path)
+        return True
+    return False
+
+
+def _day_folders(
+    storage: LocalStorage, terminal: str, result: CleanupResult
+) -> list[tuple[date, Path]]:
+    """The day folders of a terminal; none reached through a symlink (a day, stream or
+    terminal folder linked elsewhere is said once and left alone)."""
+    images = storage.root / layout.IMAGES
     base = storage.root / layout.terminal_dir(terminal)
     out: list[tuple[date, Path]] = []
-    if not base.is_dir():
+    if _linked(images, result) or _linked(base, result) or not base.is_dir():
         return out
-    for stream_dir in base.iterdir():
-        if not stream_dir.is_dir():
+    for stream_dir in sorted(base.iterdir()):
+        if _linked(stream_dir, result) or not stream_dir.is_dir():
             continue
-        for day_dir in stream_dir.iterdir():
+        for day_dir in sorted(stream_dir.iterdir()):
             day = layout.parse_day_name(day_dir.name)
-            if day is not None:
+            if day is not None and not _linked(day_dir, result):
                 out.append((day, day_dir))
     return out
 
 
-def _expired_files(storage: LocalStorage, terminal: str, cutoff_day: date) -> list[Path]:
+def _expired_files(
+    storage: LocalStorage, terminal: str, cutoff_day: date, result: CleanupResult
+) -> list[Path]:
     files: list[Path] = []
-    for day, folder in _day_folders(storage, terminal):
+    for day, folder in _day_folders(storage, terminal, result):
         if day < cutoff_day:
             files.extend(p for p in folder.iterdir() if p.is_file())
     return files
 
 
-def _sweep(storage: LocalStorage, terminal: str, cutoff_day: date) -> tuple[int, int]:
+def _sweep(
+    storage: LocalStorage, terminal: str, cutoff_day: date, result: CleanupResult
+) -> tuple[int, int]:
     orphans = 0
-    for path in _expired_files(storage, terminal, cutoff_day):
+    for path in _expired_files(storage, terminal, cutoff_day, result):
         try:
-            path.unlink()
+            path.unlink()  # a symlinked file: the link goes, never what it points to
             orphans += 1
         except FileNotFoundError:
             pass
-    return orphans, _sweep_empty(storage, terminal)
+    return orphans, _sweep_empty(storage, terminal, result)
 
 
-def _sweep_empty(storage: LocalStorage, terminal: str) -> int:
+def _sweep_empty(storage: LocalStorage, terminal: str, result: CleanupResult) -> int:
     removed = 0
-    for _day, folder in _day_folders(storage, terminal):
+    for _day, folder in _day_folders(storage, terminal, result):
         try:
             os.rmdir(folder)
             removed += 1

@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,8 @@ from dogcli.config import (
     user_config_path,
 )
 from dogcli.model.errors import UsageError
-from dogcli.model.redact import redact_url
-from dogcli.ops.alert_urls import check_alert_url
+from dogcli.model.redact import mask_url, redact_url
+from dogcli.ops.alert_urls import HOST_SCHEMES, check_alert_url
 
 # Checks config cannot make itself, since they need ops and config sits below ops. Each
 # raises the SettingsError config raised when it still made them, at the same point.
@@ -74,7 +76,7 @@ DESCRIPTIONS: dict[str, str] = {
 class Entry:
     key: str
     variable: str  # its DOGCLI_* name
-    value: Any  # JSON-ready, passwords masked
+    value: Any  # JSON-ready, passwords and tokens masked
     source: str  # default, file, env or option
     origin: str  # the file, variable or option; empty for a default
 
@@ -101,11 +103,20 @@ class ConfigReport:
         }
 
 
-def _masked(value: Any) -> Any:
+# Settings whose URLs carry secrets beyond a password: apprise tokens in the host, the path
+# or the query (discord://ID/TOKEN, tgram://BOT:TOKEN/CHAT), a ping URL's path key.
+_SECRET_URLS = frozenset({"alert_urls", "ping_url"})
+HOST_SHOWN = 6  # characters shown of a host that may be a token (apprise's own schemes)
+
+
+def _masked(value: Any, key: str = "") -> Any:
     if isinstance(value, tuple):
-        return [_masked(v) for v in value]
+        return [_masked(v, key) for v in value]  # each URL of a list on its own
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, str) and key in _SECRET_URLS and value:
+        scheme = value.partition("://")[0].lower()
+        return mask_url(value, None if scheme in HOST_SCHEMES else HOST_SHOWN)
     if isinstance(value, str):
         return redact_url(value)
     return value
@@ -119,7 +130,7 @@ def config_report(overrides: dict[str, Any], config: Path | None) -> ConfigRepor
         key = field.name
         value = getattr(settings, key)
         source = sources[key]
-        entries.append(Entry(key, env_name(key), _masked(value), source.kind, source.name))
+        entries.append(Entry(key, env_name(key), _masked(value, key), source.kind, source.name))
     return ConfigReport(config_file(config), entries)
 
 
@@ -156,12 +167,19 @@ def starter_toml() -> str:
 
 def init_config(path: Path | None, force: bool) -> Path:
     """Write the starter file (default: the user config path); never over a file without
-    `force`. Written atomically, readable by its owner only (it may come to hold passwords)."""
+    `force`, and even then only over a dogcli config, never through a symlink. Written
+    atomically; a new file is readable by its owner only (it may come to hold passwords), a
+    file written over keeps its mode."""
     target = (path or user_config_path()).expanduser()
+    if target.is_symlink():  # os.replace would swap the link; its target is not ours to judge
+        raise UsageError(f"{target} is a symlink; give the file it points to, or another path")
     if target.is_dir():
         raise UsageError(f"{target} is a folder")
-    if target.exists() and not force:
-        raise UsageError(f"{target} exists; give --force to overwrite it")
+    mode = 0o600
+    if target.exists():
+        if not force:
+            raise UsageError(f"{target} exists; give --force to overwrite it")
+        mode = _overwritable(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -170,8 +188,33 @@ def init_config(path: Path | None, force: bool) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(starter_toml())
+            os.fchmod(handle.fileno(), mode)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _overwritable(target: Path) -> int:
+    """The mode of an existing file `--force` may write over: a dogcli config (TOML whose keys
+    are all settings, flat or under [dogcli]); UsageError for anything else (tried: a system
+    file, which was overwritten and set to 0600)."""
+    refused = f"{target} is not a dogcli config file"
+    try:
+        info = target.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{refused} (not a regular file); not overwritten")
+        with target.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise UsageError(f"cannot read {target}: {exc.strerror}; not overwritten") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raise UsageError(f"{refused} (not TOML); not overwritten") from None
+    table = data.get("dogcli", data) if set(data) <= {"dogcli"} else data
+    if not isinstance(table, dict):
+        raise UsageError(f"{refused} ([dogcli] is not a table); not overwritten")
+    unknown = [str(k) for k in table if str(k).replace("-", "_").lower() not in PARSERS]
+    if unknown:
+        raise UsageError(f"{refused} (unknown setting {unknown[0]!r}); not overwritten")
+    return stat.S_IMODE(info.st_mode)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 # Problem kinds, in the order they are reported.
 KINDS = ("missing", "size", "sha256", "path", "layout", "invalid", "uncataloged", "leftover",
@@ -56,52 +55,3 @@ class VerifyReport:
         for problem in self.problems:
             counts[problem.kind] += 1
         return {kind: n for kind, n in counts.items() if n}
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "repair": self.repair,
-            "deep": self.deep,
-            "since": self.since.isoformat() if self.since else None,
-            "rows": self.rows,
-            "files": self.files,
-            "counts": self.counts(),
-            "problems": [asdict(p) for p in self.problems],
-            "repaired": {
-                "downloaded": self.downloaded,
-                "cataloged": self.cataloged,
-                "removed": self.removed,
-                "quarantined": self.quarantined,
-                "moved": self.moved,
-            },
-            "failures": self.failures,
-            "seconds": round(self.seconds, 3),
-        }
-
-    def lines(self, limit: int = 50) -> list[str]:
-        how = "sizes and sha256" if self.deep else "sizes"
-        counts = self.counts()
-        head = f"verify: {self.rows} rows, {self.files} files checked ({how})"
-        if self.since:
-            head += f" from {self.since}"
-        if counts:
-            head += f"; {len(self.problems)} problems: " + ", ".join(
-                f"{n} {kind}" for kind, n in counts.items()
-            )
-        else:
-            head += "; catalog and disk agree"
-        out = [f"{head}, {self.seconds:.1f}s"]
-        for problem in self.problems[:limit]:
-            what = f"  {problem.kind}: {problem.path}"
-            out.append(f"{what} ({problem.detail})" if problem.detail else what)
-        if len(self.problems) > limit:
-            out.append(f"  ... and {len(self.problems) - limit} more")
-        if self.repair:
-            out.append(
-                f"repaired: downloaded {self.downloaded}, cataloged {self.cataloged}, "
-                f"moved {self.moved}, removed {self.removed} leftovers, "
-                f"quarantined {self.quarantined}, "
-                f"failed {len(self.failures)}"
-            )
-            out.extend(f"  failed: {failure}" for failure in self.failures[:limit])
-        return out

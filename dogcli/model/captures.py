@@ -24,6 +24,10 @@ _HOUR_RE = re.compile(r"^(?:[0-9]|1[0-9]|2[0-3])$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")  # terminals and streams: they name folders
 
+# Captures outside these years are refused: no camera took them, and near the ends of
+# datetime's range moving a stamp across a zone, or to the next day, overflows.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
 FULL = "full"
 THUMBNAIL = "thumbnail"
 
@@ -46,8 +50,14 @@ class Zones:
             raise ValueError(f"bad timestamp: {url_ts!r}") from None
         if parsed.strftime(STAMP_FORMAT) != url_ts:
             raise ValueError(f"bad timestamp: {url_ts!r}")
-        taken = self.to_utc(parsed)
-        return Capture(terminal, stream, taken, url_ts, taken.astimezone(self.site).date())
+        try:
+            taken = self.to_utc(parsed)
+            day = taken.astimezone(self.site).date()
+        except OverflowError:  # year 1 or 9999 moved across a zone
+            raise ValueError(f"timestamp out of range: {url_ts!r}") from None
+        if not FIRST_YEAR <= taken.year <= LAST_YEAR:
+            raise ValueError(f"timestamp out of range: {url_ts!r}")
+        return Capture(terminal, stream, taken, url_ts, day)
 
     def to_utc(self, stamp: datetime) -> datetime:
         """A naive URL stamp as a UTC instant (fold=0: an hour that repeats in the URL zone is
@@ -141,8 +151,10 @@ def capture_from_path(
     except ValueError:
         return None
     legacy = not match["z"]
-    url_ts = moment.strftime(STAMP_FORMAT) if legacy else zones.stamp(moment.replace(tzinfo=UTC))
     try:
+        url_ts = (
+            moment.strftime(STAMP_FORMAT) if legacy else zones.stamp(moment.replace(tzinfo=UTC))
+        )
         return zones.capture(terminal, stream, url_ts), legacy
-    except ValueError:
+    except (ValueError, OverflowError):
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -108,10 +109,11 @@ def scrub(text: str, url: str) -> str:
     (webhook tokens live there), and its host where that is a token (tgram://TOKEN/…)."""
     try:
         parts = urlsplit(url)
-        pieces = {parts.username or "", parts.password or ""}
-        if parts.scheme.lower() not in HOST_SCHEMES:
-            pieces |= {parts.netloc, parts.hostname or ""}
-        pieces |= set(parts.path.split("/"))
+        userinfo, _at, hostport = parts.netloc.rpartition("@")
+        pieces = {userinfo, *userinfo.split(":"), parts.username or "", parts.password or ""}
+        if parts.scheme.lower() not in HOST_SCHEMES:  # tgram://BOT:TOKEN/…: each part alone too
+            pieces |= {parts.netloc, hostport, *re.split(r"[:@]", parts.netloc)}
+        pieces |= set(parts.path.split("/")) | {parts.fragment}
         pieces |= {value for _key, value in parse_qsl(parts.query)}
     except ValueError:
         return "(reason withheld)"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from dogcli.archive.session import Archive
 from dogcli.catalog.captures import Catalog
@@ -49,15 +48,6 @@ class GapReport:
         if state.settled:
             return STORED
         return PENDING if state.last_read is not None else UNREAD
-
-    def as_json(self) -> dict[str, Any]:
-        late = {(d.stream, d.day): hours for d, hours in self.incomplete}
-        return {
-            "terminal": self.terminal,
-            "generated_at": self.generated_at.isoformat().replace("+00:00", "Z"),
-            "settle_hours": self.settle_hours,
-            "days": [{**d.as_json(), "incomplete": (d.stream, d.day) in late} for d in self.days],
-        }
 
 
 def gap_report(

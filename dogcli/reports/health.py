@@ -81,27 +81,6 @@ class HealthReport:
     def exit_code(self) -> HealthStatus:
         return EXIT_CODES[self.status]
 
-    def plugin_lines(self) -> list[str]:
-        """The monitoring-plugin format (Nagios, Icinga, Sensu, Checkmk): a status line
-        `DOGCLI STATUS: worst finding | perfdata`, then one line per check."""
-        status = self.status
-        worst = [c for c in self.checks if c.status == status]
-        if not self.checks:
-            finding = "no checks ran"
-        elif status == OK:
-            finding = f"all {len(self.checks)} checks OK"
-        else:
-            finding = f"{worst[0].name}: {worst[0].message}"
-            if len(worst) > 1:
-                finding += f" (and {len(worst) - 1} more {status.upper()})"
-        line = f"DOGCLI {status.upper()}: {' '.join(finding.split()).replace('|', '/')}"
-        if self.perfdata:
-            line += " | " + " ".join(p.text() for p in self.perfdata)
-        ordered = sorted(self.checks, key=lambda c: -SEVERITY[c.status])
-        width = max(len(s) for s in EXIT_CODES)
-        rest = [f"{c.status.upper():<{width}}  {c.name}: {c.message}" for c in ordered]
-        return [line, *(r.replace("|", "/") for r in rest)]
-
     def as_json(self) -> dict[str, Any]:
         return {
             "status": self.status,

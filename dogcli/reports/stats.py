@@ -8,11 +8,12 @@ importing SQLAlchemy would cost more than the queries."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dogcli.catalog.quick import StatsRows, read_stats
-from dogcli.catalog.runrecord import RECORDED
+from dogcli.catalog.runrecord import RECORDED, Run
 from dogcli.config import Settings
 from dogcli.model import clock
 
@@ -22,27 +23,50 @@ if TYPE_CHECKING:
 CADENCE_MINUTES = 10
 
 
-def stats_report(settings: Settings, streams: Sequence[str] = ()) -> dict[str, Any]:
-    """The report of the archive the settings name, without creating it. With several
-    terminals (DOGCLI_CAMERAS) it is `{"terminals": {T: report of T}}` and the parts every
-    terminal shares (generated_at, timezone, last_runs) also at the top."""
+@dataclass(frozen=True)
+class StreamStats:
+    """One stream of one terminal: what is stored, how recent, and today's coverage."""
+
+    stream: str
+    count: int = 0
+    bytes: int = 0
+    first: datetime | None = None  # UTC
+    last: datetime | None = None
+    last_hour: int = 0
+    last_24h: int = 0
+    today: int = 0
+    today_expected: int = 1  # what the page listed today, else the 10-minute cadence
+    today_coverage: float = 0.0  # today / today_expected, 4 decimals
+
+
+@dataclass(frozen=True)
+class TerminalStats:
+    terminal: str
+    generated_at: datetime  # UTC
+    timezone: str
+    streams: dict[str, StreamStats] = field(default_factory=dict)  # by name, sorted
+    last_runs: dict[str, Run] = field(default_factory=dict)  # by command
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    """A TerminalStats per chosen terminal (one, unless DOGCLI_CAMERAS names several);
+    they share generated_at, timezone and last_runs (one run journal)."""
+
+    terminals: list[TerminalStats]
+    several: bool = False  # the archive has several terminals (reported one by one)
+
+
+def stats_report(settings: Settings, streams: Sequence[str] = ()) -> StatsReport:
+    """The report of the archive the settings name, without creating it."""
     scope = settings.scope(streams)
-    if not scope.several:
-        ((terminal, chosen),) = scope.by_terminal()
-        return _terminal_report(settings, terminal, chosen)
-    reports = {t: _terminal_report(settings, t, chosen) for t, chosen in scope.by_terminal()}
-    first = next(iter(reports.values()))
-    return {
-        "generated_at": first["generated_at"],
-        "timezone": first["timezone"],
-        "terminals": reports,
-        "last_runs": first["last_runs"],
-    }
+    terminals = [_terminal_report(settings, t, chosen) for t, chosen in scope.by_terminal()]
+    return StatsReport(terminals, several=scope.several)
 
 
 def _terminal_report(
     settings: Settings, terminal: str, streams: Sequence[str] = ()
-) -> dict[str, Any]:
+) -> TerminalStats:
     now = clock.now()
     chosen = list(streams) or list(settings.streams)
     today = settings.zones.day_of(now)
@@ -62,7 +86,7 @@ def collect_stats(
     streams: Sequence[str] = (),
     now: datetime | None = None,
     terminal: str | None = None,
-) -> dict[str, Any]:
+) -> TerminalStats:
     """The report through SQLAlchemy; every configured (or requested) stream appears, even
     if empty. No catalog (no archive yet): every stream empty, no last runs."""
     from dogcli.catalog.ledger import Ledger
@@ -90,12 +114,13 @@ def build_report(
     now: datetime,
     rows: StatsRows,
     terminal: str | None = None,
-) -> dict[str, Any]:
+) -> TerminalStats:
+    """The typed report from the rows either way read (quick.py's or SQLAlchemy's)."""
     now = now.astimezone(UTC)
     midnight = settings.zones.day_bounds(settings.zones.day_of(now))[0]
     elapsed = (now - midnight).total_seconds() / 60
     cadence = max(1, int(elapsed // CADENCE_MINUTES))
-    report: dict[str, Any] = {}
+    report: dict[str, StreamStats] = {}
     for stream in sorted(set(streams) | set(rows.totals)):
         row = rows.totals.get(stream) or {
             "count": 0, "bytes": 0, "first": None, "last": None,
@@ -103,25 +128,26 @@ def build_report(
         }  # fmt: skip
         # Expected today: what the page listed when last read, else the 10-minute cadence.
         expected = rows.listed.get(stream) or cadence
-        report[stream] = {
-            "count": row["count"],
-            "bytes": row["bytes"],
-            "first": _iso(row["first"]),
-            "last": _iso(row["last"]),
-            "last_hour": row["last_hour"],
-            "last_24h": row["last_24h"],
-            "today": row["today"],
-            "today_expected": expected,
-            "today_coverage": round(row["today"] / max(1, expected), 4),
-        }
-    return {
-        "terminal": terminal or settings.terminal,
-        "generated_at": _iso(now),
-        "timezone": settings.timezone,
-        "streams": report,
-        "last_runs": {command: run.as_json() for command, run in rows.last_runs.items()},
-    }
+        report[stream] = StreamStats(
+            stream=stream,
+            count=row["count"],
+            bytes=row["bytes"],
+            first=_utc(row["first"]),
+            last=_utc(row["last"]),
+            last_hour=row["last_hour"],
+            last_24h=row["last_24h"],
+            today=row["today"],
+            today_expected=expected,
+            today_coverage=round(row["today"] / max(1, expected), 4),
+        )
+    return TerminalStats(
+        terminal=terminal or settings.terminal,
+        generated_at=now,
+        timezone=settings.timezone,
+        streams=report,
+        last_runs=dict(rows.last_runs),
+    )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value else None

@@ -9,8 +9,10 @@ import threading
 from datetime import timedelta
 from types import FrameType
 
+from .config import GALLERY_MODES, PAGE_ZONES, ReplicaConfig
 from .dataset import DEFAULT_TIMEZONE, make_dataset, site_now
-from .server import GALLERY_MODES, PAGE_ZONES, Replica, VendorMissing
+from .replica import Replica
+from .vendor import VendorMissing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         timezone=args.timezone,
     )
-    rep = Replica(
-        ds,
+    config = ReplicaConfig(
         api_delay=args.api_delay,
         cdn_latency=args.cdn_latency,
         timezone=args.timezone,
@@ -63,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         page_size=args.page_size,
         loading_mask=not args.no_loading_mask,
         heading=args.heading,
-        no_camera=tuple(s for s in args.no_camera.split(",") if s),
+        no_camera=frozenset(s for s in args.no_camera.split(",") if s),
         page_zone=args.page_zone,
     )
+    rep = Replica(ds, config)
     if args.warm:
         rep.warm()
     done = threading.Event()

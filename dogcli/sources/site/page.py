@@ -208,9 +208,9 @@ class CameraSite:
         name = url.rsplit("/", 1)[-1]
         try:
             stamp = datetime.fromisoformat(unquote(name)[:19])
-        except ValueError:
+            return f"{self.zones.to_utc(stamp).astimezone(self.zones.site):%Y-%m-%d}"
+        except (ValueError, OverflowError):  # 0001-01-01T00:00:00 cannot move between zones
             return None
-        return f"{self.zones.to_utc(stamp).astimezone(self.zones.site):%Y-%m-%d}"
 
     def _select_day(self, target: str, before: dict[str, Any]) -> None:
         driver = self.browser.driver
