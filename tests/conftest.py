@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import pgserver
+from tests.archivekit import archive  # noqa: F401
 from tests.faultkit import pytest_terminal_summary, reliability_figures  # noqa: F401
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -4,7 +4,7 @@ Start-up is most of a stats command's time, and importing SQLAlchemy alone costs
 the queries (they read the ledger's day rows and a few index seeks). So stats asks here
 first; whenever this cannot answer for sure (an unusual URL, a schema not at the newest
 revision, any database error) it returns None and stats takes the ordinary way, which
-also migrates. tests/test_quick_stats.py holds both ways to the same answers.
+also migrates. tests/catalog/test_quick_stats.py holds both ways to the same answers.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     python -m dogcli.cli.docs --check [README.md]  exit 1 when it is out of date
 
 The help is rendered at a fixed width, without colour, whatever the terminal is, so the
-section is the same on every machine (tests/test_docs.py fails when README differs)."""
+section is the same on every machine (tests/cli/test_docs.py fails when README differs)."""
 
 from __future__ import annotations
 
