@@ -77,8 +77,10 @@ class Ingest:
         if len(self._buffer) >= self.batch_size:
             self.flush()
 
-    def flush(self) -> None:
-        if self.down or not (self._buffer or self._replace):
+    def flush(self, force: bool = False) -> None:
+        """Insert the rows so far; `force`: check the lock even with none (the ledger's writes
+        follow: a run that lost its lock writes nothing beside the run that took it)."""
+        if self.down or not (force or self._buffer or self._replace):
             return
         if self.before_write is not None:
             self.before_write()
@@ -107,21 +109,23 @@ class Ingest:
         def fetch(capture: Capture) -> StoredFile:
             return self.place(downloader.download(capture))
 
-        with ThreadPoolExecutor(concurrency, thread_name_prefix="dl") as pool:
-            futures = [(c, pool.submit(fetch, c)) for c in captures]
-            for capture, future in futures:
-                try:
-                    record = future.result()
-                except DownloadFailed as exc:
-                    failures[(capture.stream, capture.url_ts)] = str(exc)
-                    continue
-                self.add(record, replace=True)
-        self.flush()
+        try:
+            with ThreadPoolExecutor(concurrency, thread_name_prefix="dl") as pool:
+                futures = [(c, pool.submit(fetch, c)) for c in captures]
+                for capture, future in futures:
+                    try:
+                        record = future.result()
+                    except DownloadFailed as exc:
+                        failures[(capture.stream, capture.url_ts)] = str(exc)
+                        continue
+                    self.add(record, replace=True)
+        finally:  # what was repaired is cataloged, whatever stopped the rest
+            self.flush(force=True)
         return failures
 
     def finish(self, completed: bool) -> None:
         """The last rows; the journal goes once every file it names is known cataloged."""
-        self.flush()
+        self.flush(force=True)
         if completed and not self.down:
             self.storage.clear_pending()
 

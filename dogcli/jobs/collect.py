@@ -77,6 +77,7 @@ def collect(
     ingest = session.ingest(reporter.note, before_write)
     if ingest.errors:
         summary.catalog_down = True
+    ingest.replay_pending()  # first: every terminal is planned with what it cataloged
     plans = []
     for terminal, streams in scope.by_terminal():
         plan = planner(ingest.catalog if not ingest.down else None, terminal, streams)
@@ -88,8 +89,15 @@ def collect(
         browser = _start_browser(settings)
         discoverer = _camera_sites(browser, settings)
     client = downloader
+
+    def close_parts() -> None:
+        """Browser and CDN client go before the last rows and the ledger are written."""
+        if browser is not None:
+            browser.close()
+        if downloader is None and client is not None:
+            client.close()
+
     try:
-        ingest.replay_pending()
         reporter.planned(sum(len(plan.pages) for _t, plan in plans))
         if client is None:
             from dogcli.sources.cdn import CdnClient
@@ -98,12 +106,10 @@ def collect(
         for index, (terminal, plan) in enumerate(plans):
             last = index == len(plans) - 1
             job = Collector(settings, ingest, terminal, reporter, summary, scope)
-            job.run(plan, discoverer, client, browser if last else None)
+            job.run(plan, discoverer, client, browser if last else None,
+                    close_parts if last else None)  # fmt: skip
     finally:
-        if browser is not None:
-            browser.close()
-        if downloader is None and client is not None:
-            client.close()
+        close_parts()
         summary.recovered += ingest.recovered
         summary.errors.extend(e for e in ingest.errors if e not in summary.errors)
         summary.catalog_down = summary.catalog_down or ingest.down
@@ -166,6 +172,7 @@ class Collector:
         discoverer: Callable[[str], Discoverer] | None,
         downloader: Downloader,
         closing_browser: Any = None,
+        close_parts: Callable[[], None] | None = None,
     ) -> None:
         """Read each (stream, day) page and download what is new; try the plan's retries (a
         capture the ledger still wants, or the full size of a kept thumbnail) without their
@@ -214,6 +221,8 @@ class Collector:
             raise
         finally:
             pool.shutdown(wait=completed)
+            if close_parts is not None:
+                close_parts()
             self.ingest.finish(completed)
             self._record_ledger()
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from dogcli.archive.lock import LockLost
 from dogcli.archive.session import Archive
 from dogcli.catalog.captures import Catalog
 from dogcli.catalog.ledger import Ledger
@@ -110,3 +111,27 @@ def test_an_interrupted_run_cancels_its_queue_and_keeps_what_it_stored(
     summary = run_pages(settings, ListedPage(replica, settings), [("in_gate", DAY)])
     assert summary.ok and summary.new == queued - len(rows)
     assert len(catalog_rows(settings)) == queued
+
+
+def test_a_run_that_lost_its_lock_writes_no_ledger_even_with_nothing_new(
+    replica: Replica, tmp_path: Path
+) -> None:
+    """The lock is checked before the ledger's writes too, not only before rows: a run whose
+    lock another run took must not record its reads beside that run's."""
+    settings = settings_for(replica, tmp_path / "data")
+    assert run_pages(settings, ListedPage(replica, settings), [("in_gate", DAY)]).ok
+    with Catalog(settings.effective_database_url) as cat:
+        (before,) = Ledger(cat, "apm", settings.zones).days(["in_gate"])
+    checks: list[int] = []
+
+    def lost() -> None:
+        checks.append(1)
+        raise LockLost("another run took the archive lock")
+
+    with Archive.open(settings) as session, pytest.raises(LockLost):
+        collect(session, settings.scope(), lambda _c, _t, _s: Plan([("in_gate", DAY)]),
+                before_write=lost, discoverer=lambda _t: ListedPage(replica, settings))  # fmt: skip
+    assert checks  # nothing new to insert, and the lock was still checked
+    with Catalog(settings.effective_database_url) as cat:
+        (after,) = Ledger(cat, "apm", settings.zones).days(["in_gate"])
+    assert after.last_read == before.last_read  # the second read was not recorded
