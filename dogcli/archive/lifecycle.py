@@ -101,6 +101,11 @@ def run_lifecycle(
         with _locked(settings.data_dir, catalog, wait, run, journal) as lock:
             heartbeat(owner, run, "start")
             if journal:
+                # The lock is held: no other run of this archive is live on this host, so
+                # its entries still "running" belong to dead processes (SIGKILL, outage).
+                marked = quietly("run journal", lambda: journal.mark_interrupted(run))
+                if marked:
+                    log.info("run journal: %d run(s) of ended processes marked interrupted", marked)
                 quietly("run journal", lambda: journal.start(run))
             try:
                 yield RunContext(run, lock)

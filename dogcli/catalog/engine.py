@@ -5,6 +5,7 @@ captures.py, ledger.py and runs.py; every one of them runs through `CatalogEngin
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Self, TypeVar
 
@@ -15,21 +16,69 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from dogcli.catalog import db
 from dogcli.catalog.revisions import scripted_head
 from dogcli.config import Settings
-from dogcli.model.errors import CatalogUnavailable
+from dogcli.model.errors import CatalogRefused, CatalogUnavailable
+from dogcli.model.redact import redact_url
 from dogcli.model.retry import BackoffWait
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# What a server says when the settings, not the moment, are wrong. psycopg hands connection
+# errors over without a SQLSTATE, so its FATAL line is read; the codes serve other drivers.
+_REFUSED_STATES = {"28P01": "auth", "28000": "auth", "3D000": "database", "42501": "auth"}
+_REFUSED = (
+    (re.compile(r'\w+ authentication failed for user "[^"]*"', re.I), "auth"),
+    (re.compile(r"no pg_hba\.conf entry for [^\n]*", re.I), "auth"),
+    (re.compile(r"fe_sendauth: no password supplied", re.I), "auth"),
+    (re.compile(r'role "[^"]*" does not exist', re.I), "auth"),
+    (re.compile(r'permission denied for database "[^"]*"', re.I), "auth"),
+    (re.compile(r'database "[^"]*" does not exist', re.I), "database"),
+)
+_HINTS = {
+    "auth": "check the user and password of the database URL (DOGCLI_DATABASE_URL)",
+    "database": "create it, or correct the database name of the URL (DOGCLI_DATABASE_URL)",
+}
+
+
+def refusal(exc: BaseException) -> tuple[str, str] | None:
+    """(the server's reason, its kind) when exc says the credentials or the database name are
+    wrong (authentication failed, no such database or role); None for anything else."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    detail = str(orig if orig is not None else exc)
+    for pattern, kind in _REFUSED:
+        found = pattern.search(detail)
+        if found:
+            return found.group(0).rstrip(" .,;"), kind
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str) and state in _REFUSED_STATES:
+        return detail.strip().splitlines()[0] if detail.strip() else state, _REFUSED_STATES[state]
+    return None
+
+
 def _transient(exc: BaseException) -> bool:
+    if refusal(exc) is not None:  # retrying a wrong password only delays the answer
+        return False
     if isinstance(exc, OperationalError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def refused_error(exc: BaseException, url: str) -> CatalogRefused | None:
+    """The one-line settings error for a refused connection (password never shown)."""
+    refused = refusal(exc)
+    if refused is None:
+        return None
+    reason, kind = refused
+    where = db.display_url(url)
+    return CatalogRefused(redact_url(f"catalog {where}: {reason}; {_HINTS[kind]}"))
+
+
 class CatalogEngine:
-    """One catalog database. Every call retries transient errors, then raises CatalogUnavailable."""
+    """One catalog database. Every call retries transient errors, then raises CatalogUnavailable;
+    a refused login or a missing database raises CatalogRefused (exit 2) at once."""
 
     def __init__(
         self,
@@ -121,6 +170,9 @@ class CatalogEngine:
         try:
             return retrying(operation)
         except (OperationalError, DBAPIError) as exc:
+            refused = refused_error(exc, self.url)
+            if refused is not None:
+                raise refused from None
             raise CatalogUnavailable(db.describe_error(exc, self.url)) from None
 
     def _at_head(self) -> str | None:

@@ -12,7 +12,8 @@ from typing import Any
 from dogcli.model import clock
 
 RECORDED = ("fetch", "backfill", "cleanup")  # the commands the journal records
-OUTCOMES = ("running", "ok", "partial", "failed", "skipped")
+# "interrupted": left "running" by a process that died (marked so by the next run).
+OUTCOMES = ("running", "ok", "partial", "failed", "skipped", "interrupted")
 
 
 @dataclass

@@ -1,12 +1,13 @@
-"""The run journal: what each fetch, backfill and cleanup did, and when."""
+"""The run journal: what each fetch, backfill and cleanup did, and when; and the entries a
+dead process left "running", marked interrupted by the next run."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from dogcli.catalog.captures import Catalog, as_utc
 from dogcli.catalog.models import RunRow
@@ -14,6 +15,10 @@ from dogcli.catalog.runrecord import Run as Run
 from dogcli.catalog.runrecord import run_from_row
 from dogcli.model import clock
 from dogcli.model.redact import redact_url
+
+INTERRUPTED_ERROR = "the process ended before the run was journaled"
+# A run of another host sharing the catalog may be live; none runs for a day.
+FOREIGN_RUN_HOURS = 24
 
 
 def _values(run: Run) -> dict[str, Any]:
@@ -61,6 +66,24 @@ class RunJournal:
                 conn.execute(update(RunRow).where(RunRow.id == run.id).values(**values))
 
         self.catalog.retry(go)
+
+    def mark_interrupted(self, run: Run) -> int:
+        """Entries still "running" that no live process will finish, marked interrupted: every
+        one of run's host (the caller holds the archive lock, so no other run of it is live
+        here), and another host's once it started FOREIGN_RUN_HOURS ago. Returns how many.
+        finished_at stays empty: when the process ended is not known."""
+        cutoff = (run.started_at - timedelta(hours=FOREIGN_RUN_HOURS)).astimezone(UTC)
+        stale = or_(RunRow.host == run.host[:255], RunRow.started_at < cutoff)
+        where = and_(RunRow.outcome == "running", stale)
+        if run.id is not None:
+            where = and_(where, RunRow.id != run.id)
+        query = update(RunRow).where(where).values(outcome="interrupted", error=INTERRUPTED_ERROR)
+
+        def go() -> int:
+            with self.catalog.engine.begin() as conn:
+                return int(conn.execute(query).rowcount or 0)
+
+        return self.catalog.retry(go)
 
     def recent(self, limit: int = 20, command: str | None = None) -> list[Run]:
         query = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)

@@ -25,6 +25,11 @@ class CatalogUnavailable(DogcliError):
     """The catalog database cannot be reached (after retries)."""
 
 
+class CatalogRefused(SettingsError):
+    """The database server refused the settings' credentials or has no such database: no
+    retry mends that, so exit 2 at once (a CatalogUnavailable is carried on without)."""
+
+
 class DiscoveryError(DogcliError):
     """A camera page could not be read (after retries)."""
 

@@ -18,7 +18,7 @@ from dogcli.model import clock
 from dogcli.storage.local import write_file_atomic
 
 COMMANDS = RECORDED
-OUTCOMES = ("ok", "partial", "failed", "skipped")
+OUTCOMES = ("ok", "partial", "failed", "skipped", "interrupted")
 
 
 def _labels(**labels: str) -> str:

@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from dogcli.archive.session import Archive, Session
 from dogcli.catalog.location import no_archive_message
 from dogcli.config import Settings
 from dogcli.model import clock
-from dogcli.model.errors import CatalogUnavailable, DogcliError
+from dogcli.model.errors import CatalogRefused, CatalogUnavailable, DogcliError
 from dogcli.model.redact import redact_url
 from dogcli.model.status import HealthStatus
 from dogcli.storage.local import disk_percent
@@ -31,6 +31,8 @@ EXIT_CODES = {
 # Worst first wins: a critical check outranks a check that could not tell.
 SEVERITY = {OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3}
 HEALTH_FILE = ".health"
+# A capture stamped later than this after now is not taken as fresh (see _newest_capture).
+FUTURE_SLACK = timedelta(minutes=15)
 
 
 @dataclass
@@ -175,7 +177,7 @@ def _catalog_checks(archive: Session, now: datetime) -> list[Check]:
     try:
         try:
             current, head = catalog.schema_status()
-        except CatalogUnavailable as exc:
+        except (CatalogUnavailable, CatalogRefused) as exc:  # a monitor wants CRITICAL, not 3
             return [Check("catalog", CRITICAL, str(exc))]
         if current != head:
             checks.append(Check(
@@ -189,9 +191,8 @@ def _catalog_checks(archive: Session, now: datetime) -> list[Check]:
         for terminal, streams in scope.by_terminal():
             for stream in streams:
                 name = f"{terminal}.{stream}" if scope.several else stream
-                newest = catalog.newest_capture_time(terminal, stream)
-                checks.append(_staleness(settings, f"{name}.newest_capture", newest, now,
-                                         "newest capture"))  # fmt: skip
+                checks.append(_newest_capture(settings, catalog, f"{name}.newest_capture",
+                                              terminal, stream, now))  # fmt: skip
                 success = journal.last_success("fetch", scope.label(terminal, stream))
                 checks.append(_staleness(settings, f"{name}.last_fetch", success, now,
                                          "last successful fetch"))  # fmt: skip
@@ -204,7 +205,8 @@ def _catalog_checks(archive: Session, now: datetime) -> list[Check]:
         if last is None:
             checks.append(Check("last_fetch_run", UNKNOWN, "no fetch has run yet"))
         else:
-            status = {"ok": OK, "partial": WARNING, "failed": CRITICAL}.get(last.outcome, WARNING)
+            status = {"ok": OK, "partial": WARNING, "failed": CRITICAL,
+                      "interrupted": WARNING}.get(last.outcome, WARNING)  # fmt: skip
             detail = f"{last.outcome} at {last.started_at:%Y-%m-%d %H:%M}Z"
             if last.error:
                 detail += f": {last.error}"
@@ -238,6 +240,55 @@ def _completeness(
         f"{state.stream} {state.day}: {what}{others}; run: dogcli backfill --gaps",
         len(late),
     )  # fmt: skip
+
+
+def _newest_capture(
+    settings: Settings, catalog: Any, name: str, terminal: str, stream: str, now: datetime
+) -> Check:
+    """How old the newest capture is. A capture stamped after now (a camera's clock, a bad
+    URL) would read "0 min ago" for ever after the camera stopped: those past FUTURE_SLACK
+    are left out of the age and named, and make the check WARNING at least."""
+    newest = catalog.newest_capture_time(terminal, stream)
+    horizon = now + FUTURE_SLACK
+    if newest is None or newest <= horizon:
+        return _staleness(settings, name, newest, now, "newest capture")
+    count, first, last, newest = _future_captures(catalog, terminal, stream, horizon)
+    check = _staleness(settings, name, newest, now, "newest capture")
+    if not count or first is None or last is None:  # deleted between the two queries
+        return check
+    when = f"{first:%Y-%m-%d %H:%M}Z" + (f" to {last:%Y-%m-%d %H:%M}Z" if last != first else "")
+    plural = "capture" if count == 1 else "captures"
+    check.message += f"; {count} {plural} stamped in the future ({when}) ignored"
+    check.status = max(check.status, WARNING, key=SEVERITY.__getitem__)
+    return check
+
+
+Future = tuple[int, datetime | None, datetime | None, datetime | None]
+
+
+def _future_captures(catalog: Any, terminal: str, stream: str, horizon: datetime) -> Future:
+    """(how many captures lie after horizon, the first and last of them, the newest capture
+    up to horizon): asked only when the newest capture is past it."""
+    from sqlalchemy import func, select
+
+    from dogcli.catalog.captures import as_utc
+    from dogcli.catalog.models import CaptureRow
+
+    at = CaptureRow.captured_at
+    mine = (CaptureRow.terminal == terminal, CaptureRow.stream == stream)
+    limit = horizon.astimezone(UTC)
+    future = select(func.count(), func.min(at), func.max(at)).where(*mine, at > limit)
+    before = select(func.max(at)).where(*mine, at <= limit)
+
+    def run() -> Future:
+        with catalog.engine.connect() as conn:
+            count, first, last = conn.execute(future).one()
+            newest = conn.execute(before).scalar()
+        utc = [as_utc(v) if v is not None else None for v in (first, last, newest)]
+        return int(count or 0), utc[0], utc[1], utc[2]
+
+    result: Future = catalog.retry(run)
+    return result
 
 
 def _staleness(
