@@ -51,7 +51,7 @@ class RunRow(Base):
     pid: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(16))  # running, ok, partial, failed, skipped, interrupted
+    outcome: Mapped[str] = mapped_column(String(16))  # runrecord.OUTCOMES
     found: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
