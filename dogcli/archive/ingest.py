@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 from dogcli.catalog.captures import Catalog
 from dogcli.catalog.days import DayRead
 from dogcli.catalog.ledger import Ledger
-from dogcli.model.captures import Capture, Zones, capture_from_path
+from dogcli.model.captures import Zones, capture_from_path
 from dogcli.model.errors import CatalogUnavailable
-from dogcli.sources.base import Downloaded, Downloader, DownloadFailed, Found
+from dogcli.sources.base import Downloaded, Found
 from dogcli.storage.base import StoredFile
 from dogcli.storage.local import LocalStorage
 
@@ -98,30 +97,6 @@ class Ingest:
         with self._lock:
             del self._buffer[: len(batch)]
             del self._replace[: len(replace)]
-
-    def refetch(
-        self, captures: Sequence[Capture], downloader: Downloader, concurrency: int
-    ) -> dict[tuple[str, str], str]:
-        """Download captures again and put file and row in place (verify --repair: missing
-        or damaged files). Returns why each failed one failed, by (stream, url_ts)."""
-        failures: dict[tuple[str, str], str] = {}
-
-        def fetch(capture: Capture) -> StoredFile:
-            return self.place(downloader.download(capture))
-
-        try:
-            with ThreadPoolExecutor(concurrency, thread_name_prefix="dl") as pool:
-                futures = [(c, pool.submit(fetch, c)) for c in captures]
-                for capture, future in futures:
-                    try:
-                        record = future.result()
-                    except DownloadFailed as exc:
-                        failures[(capture.stream, capture.url_ts)] = str(exc)
-                        continue
-                    self.add(record, replace=True)
-        finally:  # what was repaired is cataloged, whatever stopped the rest
-            self.flush(force=True)
-        return failures
 
     def finish(self, completed: bool) -> None:
         """The last rows; the journal goes once every file it names is known cataloged."""

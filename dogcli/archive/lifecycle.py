@@ -5,6 +5,7 @@ the run: a journal, alert or metrics error is logged and the run goes on."""
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dogcli.archive.lock import ArchiveLock, LockBusy, archive_lock
-from dogcli.catalog import db
+from dogcli.catalog import db, location
 from dogcli.catalog.captures import Catalog
 from dogcli.catalog.runs import Run, RunJournal
 from dogcli.config import Settings
@@ -84,8 +85,16 @@ def run_lifecycle(
     write metrics. The body fills ctx.run (counts, outcome) from its result."""
     settings = owner.settings
     owner.storage.ensure_writable()  # an unusable data dir is a usage error
-    catalog = owner.catalog_or_none()
     run = Run(command=command, streams=list(streams))
+    lost = lost_catalog(settings, owner.storage)
+    if lost is not None:
+        # Opening the catalog would create an empty one and the run would start the archive
+        # afresh beside its images: stop before anything is created (exit 1, as for a
+        # damaged catalog: the archive needs mending, the settings may be right).
+        run.outcome, run.error, run.finished_at = "failed", lost, clock.now()
+        _after(owner, run, metrics_file)
+        raise DogcliError(lost)
+    catalog = owner.catalog_or_none()
     if catalog is None:
         broken = db.sqlite_broken(settings.effective_database_url)
         if broken is not None or needs_catalog:
@@ -124,6 +133,29 @@ def run_lifecycle(
                     quietly("run journal", lambda: journal.finish(run))
     finally:
         _after(owner, run, metrics_file)
+
+
+def lost_catalog(settings: Settings, storage: LocalStorage) -> str | None:
+    """The line to stop with when the SQLite catalog file is missing while images/ holds
+    images that no pending record names (those a run through an outage left are replayed)."""
+    path = location.missing(settings)
+    images = settings.images_dir
+    if path is None or not images.is_dir():
+        return None
+    journaled: set[str] | None = None
+    for folder, _dirs, names in os.walk(images):
+        for name in names:
+            if not name.endswith(".jpg") or name.startswith("."):
+                continue
+            if journaled is None:
+                journaled = {r.path for r in storage.pending()}
+            rel = os.path.relpath(os.path.join(folder, name), settings.data_dir)
+            if Path(rel).as_posix() not in journaled:
+                return (
+                    f"{path} does not exist but {images} holds images: "
+                    "`dogcli verify --repair` catalogs them from the disk"
+                )
+    return None
 
 
 @contextmanager

@@ -11,11 +11,14 @@ What is checked (for the configured terminal, optionally from a day on):
 
 Repair downloads missing, corrupt and invalid captures again (full size first, like fetch),
 catalogs uncataloged files, deletes leftovers and moves unexpected files to
-``{DATA_DIR}/quarantine/`` (never deletes what a person may have put there). An uncataloged
-file is cataloged from the pending journal when it has its record (same size and sha256);
-otherwise the CDN is asked: when it serves the same bytes, the row records that variant and
-URL; when it serves other bytes, those replace the file; when it cannot answer, the row records
-variant ``unknown`` and no URL rather than a guess.
+``{DATA_DIR}/quarantine/`` (never deletes what a person may have put there). A thumbnail never
+takes the place of a capture cataloged as full size (the file, or its absence, stays and the
+capture is a failure), and an invalid file is moved to quarantine before a thumbnail is put
+in its place. An uncataloged file is cataloged from the pending journal when it has its record
+(same size and sha256); otherwise the CDN is asked: when it serves the same bytes, the row
+records that variant and URL; otherwise (other bytes, or no answer) the file is kept as it
+is and its row records variant ``unknown`` and no URL rather than a guess; other bytes are
+reported (``cdn_differs``). A valid file is never replaced by what the CDN serves now.
 
 A file named by the earlier layout (``{stream}_{URL stamp}.jpg`` in the folder of the stamp's
 date, from before URL stamps were known to be UTC) is *layout*: repair renames it to its

@@ -15,17 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from dogcli.archive.ingest import Ingest
+from dogcli.catalog.models import CaptureRow
 from dogcli.jobs.verify_check import Checker, _File, _Row
-from dogcli.jobs.verify_report import VerifyReport
+from dogcli.jobs.verify_report import CDN_DIFFERS, Problem, VerifyReport
 from dogcli.model import clock, layout
-from dogcli.model.captures import Capture
+from dogcli.model.captures import THUMBNAIL, Capture
 from dogcli.model.errors import StorageError
 from dogcli.sources.base import Downloaded, Downloader, DownloadFailed
 from dogcli.storage.base import StoredFile
 
 log = logging.getLogger(__name__)
 UNKNOWN_VARIANT = "unknown"
+ROW_KINDS = frozenset({"missing", "size", "sha256"})  # problems of a cataloged capture
 
 
 class Repairer:
@@ -67,15 +71,8 @@ class Repairer:
                 replace.append(dataclasses.replace(record, path=found.rel_path))
             else:
                 confirm.append(found)
-        invalid = {(p.stream, p.url_ts): p.path for p in report.problems if p.kind == "invalid"}
         if to_download:
-            # The same pipeline as a fetch's downloads: journal, atomic file, row replaced.
-            failed = self.ingest.refetch(list(to_download.values()), self.cdn, s.concurrency)
-            report.downloaded += len(to_download) - len(failed)
-            for key, why in failed.items():
-                if key in invalid:  # junk with a capture's name: not worth keeping
-                    self._quarantine(invalid[key], report)
-                report.failures.append(f"{key[0]} {key[1]}: {why}")
+            self._refetch(to_download, report)
         if confirm:
             cdn = self.cdn
             with ThreadPoolExecutor(max_workers=s.concurrency) as pool:
@@ -92,8 +89,12 @@ class Repairer:
                 elif got.sha256 == digest:
                     replace.append(self._record(found, got.variant, got.url, data, digest))
                 else:
-                    replace.append(self._store(got))
-                    report.downloaded += 1
+                    # The archive's bytes are kept, whatever the CDN serves now: cataloged as
+                    # they are (variant unknown: nothing confirms which it is) and reported.
+                    replace.append(self._record(found, UNKNOWN_VARIANT, "", data, digest))
+                    detail = f"kept; the CDN's {got.variant} now differs ({len(got.data)} bytes)"
+                    report.problems.append(Problem(CDN_DIFFERS, found.rel_path, detail,
+                                                   found.stream, found.url_ts))  # fmt: skip
         if replace:
             for record in replace:
                 self.ingest.add(record, replace=True)
@@ -106,6 +107,50 @@ class Repairer:
                     report.removed += 1
             elif problem.kind == "unexpected":
                 self._quarantine(problem.path, report)
+
+    def _refetch(self, captures: dict[tuple[str, str], Capture], report: VerifyReport) -> None:
+        """Missing and damaged files downloaded again through the ingest (journal, atomic
+        file, row replaced), except that a thumbnail never takes the place of a full size:
+        a capture cataloged as full keeps its file (or its absence) and is reported."""
+        invalid = {(p.stream, p.url_ts): p.path for p in report.problems if p.kind == "invalid"}
+        rows = {(p.stream, p.url_ts) for p in report.problems if p.kind in ROW_KINDS}
+        full = rows - self._thumbnail_rows() if rows else set()
+        cdn = self.cdn
+        keys = list(captures)
+        try:
+            with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="dl") as pool:
+                results = list(pool.map(lambda k: _try(cdn, captures[k]), keys))
+            for key, got in zip(keys, results, strict=True):
+                if isinstance(got, str):
+                    if key in invalid:  # junk with a capture's name: not worth keeping
+                        self._quarantine(invalid[key], report)
+                    report.failures.append(f"{key[0]} {key[1]}: {got}")
+                    continue
+                if got.variant == THUMBNAIL and key in full:
+                    report.failures.append(
+                        f"{key[0]} {key[1]}: only the thumbnail is served; "
+                        "not stored in place of the full size"
+                    )
+                    continue
+                if got.variant == THUMBNAIL and key in invalid:
+                    # It may be a full size cut short: kept aside, not overwritten.
+                    self._quarantine(invalid[key], report)
+                self.ingest.add(self.ingest.place(got), replace=True)
+                report.downloaded += 1
+        finally:  # what was repaired is cataloged, whatever stopped the rest
+            self.ingest.flush(force=True)
+
+    def _thumbnail_rows(self) -> set[tuple[str, str]]:
+        """(stream, url_ts) of this terminal's rows cataloged as thumbnails."""
+        query = select(CaptureRow.stream, CaptureRow.url_ts).where(
+            CaptureRow.terminal == self.terminal, CaptureRow.variant == THUMBNAIL
+        )
+
+        def run() -> set[tuple[str, str]]:
+            with self.catalog.engine.connect() as conn:
+                return {(str(s), str(u)) for s, u in conn.execute(query)}
+
+        return self.catalog.retry(run)
 
     def _move(
         self, moves: list[tuple[_Row | None, _File]], report: VerifyReport
@@ -132,9 +177,6 @@ class Repairer:
         if paths:
             self.catalog.set_paths(self.terminal, paths)
         return moved
-
-    def _store(self, got: Downloaded) -> StoredFile:
-        return self.ingest.place(got)
 
     def _record(self, found: _File, variant: str, url: str, data: bytes, digest: str) -> StoredFile:
         """A row for a file already in place; downloaded_at is when the file was written."""

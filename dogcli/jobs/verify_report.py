@@ -7,7 +7,10 @@ from datetime import date
 
 # Problem kinds, in the order they are reported.
 KINDS = ("missing", "size", "sha256", "path", "layout", "invalid", "uncataloged", "leftover",
-         "unexpected", "bad_row")  # fmt: skip
+         "unexpected", "bad_row", "cdn_differs")  # fmt: skip
+# Found by repair, not by the check: a file kept and cataloged as it is although the CDN now
+# serves other bytes for its URL (not a failure: nothing is left to repair).
+CDN_DIFFERS = "cdn_differs"
 DOWNLOAD_KINDS = frozenset({"missing", "size", "sha256", "invalid"})
 
 

@@ -48,26 +48,23 @@ def write_file_atomic(target: Path, data: bytes, label: str | None = None) -> No
         raise StorageError(f"cannot write {label}: {exc.strerror}") from None
 
 
-def _append_line(path: Path, line: bytes, sync: bool = True) -> None:
-    """Append one line and fsync (unless sync is False: the caller does); on failure (a full
-    disk) cut the file back to where it was, so a half-written line never swallows the next."""
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+_APPEND_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+
+
+def _append_line(fd: int, line: bytes) -> None:
+    """Append one line to an O_APPEND descriptor; on failure (a full disk) cut the file back
+    to where it was, so a half-written line never swallows the next."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        line = b"\n" + line  # an earlier line was cut short
     try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # an earlier line was cut short
-        try:
-            view = memoryview(line)
-            while view:
-                view = view[os.write(fd, view) :]
-            if sync:
-                os.fsync(fd)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, size)
-            raise
-    finally:
-        os.close(fd)
+        view = memoryview(line)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise
 
 
 def disk_used(path: Path) -> tuple[int, int]:
@@ -243,20 +240,25 @@ class LocalStorage:
     def journal(self, record: StoredFile) -> None:
         line = (json.dumps(asdict(record), separators=(",", ":")) + "\n").encode()
         try:
-            with self._pending_lock:
-                _append_line(self.pending_path, line, sync=False)
-            # The fsync (the line is durable before its file is renamed into place) is made
-            # outside the lock: the download threads' fsyncs then overlap and the file system
-            # commits their lines together. Under the lock they queued one by one, and the
-            # journal was where a backfill's threads spent most of their time after the CDN.
-            fd = os.open(self.pending_path, os.O_RDONLY)
+            # O_NOFOLLOW: a journal linked elsewhere is refused, not appended to.
+            fd = os.open(self.pending_path, _APPEND_FLAGS, 0o644)
             try:
+                with self._pending_lock:
+                    _append_line(fd, line)
+                # The fsync (the line is durable before its file is renamed into place) is
+                # made outside the lock, on the descriptor the line went through (another
+                # process may have replayed and removed the journal since): the download
+                # threads' fsyncs then overlap and the file system commits them together.
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise StorageError(f"disk full writing the journal in {self.root}") from None
+            if exc.errno == errno.ELOOP:
+                raise StorageError(
+                    f"{self.pending_path} is a symlink: not ours to follow"
+                ) from None
             raise StorageError(f"cannot write {self.pending_path}: {exc.strerror}") from None
 
     def pending(self) -> Iterator[StoredFile]:
